@@ -9,6 +9,7 @@ PKGS=(
   etcd-server etcd-client containerd runc containernetworking-plugins
   busybox-static nftables iptables conntrack protobuf-compiler
   docker-registry umoci skopeo openssl iproute2 curl ca-certificates
+  libprotobuf-dev python3-venv
 )
 
 missing=()

@@ -99,71 +99,625 @@ macro_rules! res {
 /// Every built-in resource this apiserver serves, in discovery order.
 pub static CATALOGUE: &[ResourceInfo] = &[
     // core/v1
-    res!("", "v1", "Binding", "bindings", "binding", ns = true, short = [], cats = [], subs = [], verbs = CREATE_ONLY, stored = false),
-    res!("", "v1", "ComponentStatus", "componentstatuses", "componentstatus", ns = false, short = ["cs"], cats = [], subs = [], verbs = READ_VERBS, stored = false),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", ns = true, short = ["cm"], cats = [], subs = []),
-    res!("", "v1", "Endpoints", "endpoints", "endpoints", ns = true, short = ["ep"], cats = [], subs = [], storage = "services/endpoints"),
-    res!("", "v1", "Event", "events", "event", ns = true, short = ["ev"], cats = [], subs = []),
-    res!("", "v1", "LimitRange", "limitranges", "limitrange", ns = true, short = ["limits"], cats = [], subs = []),
-    res!("", "v1", "Namespace", "namespaces", "namespace", ns = false, short = ["ns"], cats = [], subs = ["finalize", "status"], verbs = &["create", "delete", "get", "list", "patch", "update", "watch"]),
-    res!("", "v1", "Node", "nodes", "node", ns = false, short = ["no"], cats = [], subs = ["proxy", "status"], storage = "minions"),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", ns = true, short = ["pvc"], cats = [], subs = ["status"]),
-    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", ns = false, short = ["pv"], cats = [], subs = ["status"]),
-    res!("", "v1", "Pod", "pods", "pod", ns = true, short = ["po"], cats = ["all"], subs = ["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "proxy", "resize", "status"]),
-    res!("", "v1", "PodTemplate", "podtemplates", "podtemplate", ns = true, short = [], cats = [], subs = []),
-    res!("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", ns = true, short = ["rc"], cats = ["all"], subs = ["scale", "status"], storage = "controllers"),
-    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", ns = true, short = ["quota"], cats = [], subs = ["status"]),
-    res!("", "v1", "Secret", "secrets", "secret", ns = true, short = [], cats = [], subs = []),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", ns = true, short = ["sa"], cats = [], subs = ["token"]),
-    res!("", "v1", "Service", "services", "service", ns = true, short = ["svc"], cats = ["all"], subs = ["proxy", "status"], storage = "services/specs", verbs = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]),
+    res!(
+        "",
+        "v1",
+        "Binding",
+        "bindings",
+        "binding",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "",
+        "v1",
+        "ComponentStatus",
+        "componentstatuses",
+        "componentstatus",
+        ns = false,
+        short = ["cs"],
+        cats = [],
+        subs = [],
+        verbs = READ_VERBS,
+        stored = false
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        ns = true,
+        short = ["cm"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        ns = true,
+        short = ["ep"],
+        cats = [],
+        subs = [],
+        storage = "services/endpoints"
+    ),
+    res!(
+        "",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        ns = true,
+        short = ["ev"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "",
+        "v1",
+        "LimitRange",
+        "limitranges",
+        "limitrange",
+        ns = true,
+        short = ["limits"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        ns = false,
+        short = ["ns"],
+        cats = [],
+        subs = ["finalize", "status"],
+        verbs = &["create", "delete", "get", "list", "patch", "update", "watch"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        ns = false,
+        short = ["no"],
+        cats = [],
+        subs = ["proxy", "status"],
+        storage = "minions"
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        ns = true,
+        short = ["pvc"],
+        cats = [],
+        subs = ["status"]
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        ns = false,
+        short = ["pv"],
+        cats = [],
+        subs = ["status"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        ns = true,
+        short = ["po"],
+        cats = ["all"],
+        subs = [
+            "attach",
+            "binding",
+            "ephemeralcontainers",
+            "eviction",
+            "exec",
+            "log",
+            "portforward",
+            "proxy",
+            "resize",
+            "status"
+        ]
+    ),
+    res!(
+        "",
+        "v1",
+        "PodTemplate",
+        "podtemplates",
+        "podtemplate",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        "replicationcontroller",
+        ns = true,
+        short = ["rc"],
+        cats = ["all"],
+        subs = ["scale", "status"],
+        storage = "controllers"
+    ),
+    res!(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        "resourcequota",
+        ns = true,
+        short = ["quota"],
+        cats = [],
+        subs = ["status"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Secret",
+        "secrets",
+        "secret",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        ns = true,
+        short = ["sa"],
+        cats = [],
+        subs = ["token"]
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        ns = true,
+        short = ["svc"],
+        cats = ["all"],
+        subs = ["proxy", "status"],
+        storage = "services/specs",
+        verbs = &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch"
+        ]
+    ),
     // apps/v1
-    res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", ns = true, short = [], cats = [], subs = []),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", ns = true, short = ["ds"], cats = ["all"], subs = ["status"]),
-    res!("apps", "v1", "Deployment", "deployments", "deployment", ns = true, short = ["deploy"], cats = ["all"], subs = ["scale", "status"]),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", ns = true, short = ["rs"], cats = ["all"], subs = ["scale", "status"]),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", ns = true, short = ["sts"], cats = ["all"], subs = ["scale", "status"]),
+    res!(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        ns = true,
+        short = ["ds"],
+        cats = ["all"],
+        subs = ["status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        ns = true,
+        short = ["deploy"],
+        cats = ["all"],
+        subs = ["scale", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        ns = true,
+        short = ["rs"],
+        cats = ["all"],
+        subs = ["scale", "status"]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        ns = true,
+        short = ["sts"],
+        cats = ["all"],
+        subs = ["scale", "status"]
+    ),
     // events.k8s.io/v1 shares storage with core events.
-    res!("events.k8s.io", "v1", "Event", "events", "event", ns = true, short = ["ev"], cats = [], subs = []),
+    res!(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        ns = true,
+        short = ["ev"],
+        cats = [],
+        subs = []
+    ),
     // autoscaling: v2 is the storage version; v1 shares the same keys.
-    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", ns = true, short = ["hpa"], cats = ["all"], subs = ["status"]),
-    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", ns = true, short = ["hpa"], cats = ["all"], subs = ["status"]),
+    res!(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        ns = true,
+        short = ["hpa"],
+        cats = ["all"],
+        subs = ["status"]
+    ),
+    res!(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        ns = true,
+        short = ["hpa"],
+        cats = ["all"],
+        subs = ["status"]
+    ),
     // batch/v1
-    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", ns = true, short = ["cj"], cats = ["all"], subs = ["status"]),
-    res!("batch", "v1", "Job", "jobs", "job", ns = true, short = [], cats = ["all"], subs = ["status"]),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        ns = true,
+        short = ["cj"],
+        cats = ["all"],
+        subs = ["status"]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        "job",
+        ns = true,
+        short = [],
+        cats = ["all"],
+        subs = ["status"]
+    ),
     // certificates.k8s.io/v1
-    res!("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", "certificatesigningrequest", ns = false, short = ["csr"], cats = [], subs = ["approval", "status"]),
+    res!(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        "certificatesigningrequest",
+        ns = false,
+        short = ["csr"],
+        cats = [],
+        subs = ["approval", "status"]
+    ),
     // networking.k8s.io/v1
-    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", ns = false, short = [], cats = [], subs = []),
-    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", ns = true, short = ["ing"], cats = [], subs = ["status"], storage = "ingress"),
-    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", ns = true, short = ["netpol"], cats = [], subs = []),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IPAddress",
+        "ipaddresses",
+        "ipaddress",
+        ns = false,
+        short = ["ip"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        ns = true,
+        short = ["ing"],
+        cats = [],
+        subs = ["status"],
+        storage = "ingress"
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networkpolicy",
+        ns = true,
+        short = ["netpol"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "ServiceCIDR",
+        "servicecidrs",
+        "servicecidr",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = ["status"]
+    ),
     // policy/v1
-    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", ns = true, short = ["pdb"], cats = [], subs = ["status"]),
+    res!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        ns = true,
+        short = ["pdb"],
+        cats = [],
+        subs = ["status"]
+    ),
     // rbac.authorization.k8s.io/v1
-    res!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", ns = false, short = [], cats = [], subs = []),
-    res!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", ns = false, short = [], cats = [], subs = []),
-    res!("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", ns = true, short = [], cats = [], subs = []),
-    res!("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", ns = true, short = [], cats = [], subs = []),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
     // storage.k8s.io/v1
-    res!("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "csidriver", ns = false, short = [], cats = [], subs = []),
-    res!("storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", ns = false, short = [], cats = [], subs = []),
-    res!("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", ns = true, short = [], cats = [], subs = []),
-    res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", ns = false, short = ["sc"], cats = [], subs = []),
-    res!("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", "volumeattachment", ns = false, short = [], cats = [], subs = ["status"]),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSIDriver",
+        "csidrivers",
+        "csidriver",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSINode",
+        "csinodes",
+        "csinode",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "CSIStorageCapacity",
+        "csistoragecapacities",
+        "csistoragecapacity",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        ns = false,
+        short = ["sc"],
+        cats = [],
+        subs = []
+    ),
+    res!(
+        "storage.k8s.io",
+        "v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        "volumeattachment",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = ["status"]
+    ),
     // admissionregistration.k8s.io/v1
-    res!("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", ns = false, short = [], cats = ["api-extensions"], subs = []),
-    res!("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", "validatingadmissionpolicy", ns = false, short = [], cats = ["api-extensions"], subs = ["status"]),
-    res!("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", "validatingadmissionpolicybinding", ns = false, short = [], cats = ["api-extensions"], subs = []),
-    res!("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "validatingwebhookconfiguration", ns = false, short = [], cats = ["api-extensions"], subs = []),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        ns = false,
+        short = [],
+        cats = ["api-extensions"],
+        subs = []
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicy",
+        ns = false,
+        short = [],
+        cats = ["api-extensions"],
+        subs = ["status"]
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicybinding",
+        ns = false,
+        short = [],
+        cats = ["api-extensions"],
+        subs = []
+    ),
+    res!(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        "validatingwebhookconfiguration",
+        ns = false,
+        short = [],
+        cats = ["api-extensions"],
+        subs = []
+    ),
     // apiextensions.k8s.io/v1
-    res!("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", ns = false, short = ["crd", "crds"], cats = ["api-extensions"], subs = ["status"], storage = "apiextensions.k8s.io/customresourcedefinitions"),
+    res!(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        ns = false,
+        short = ["crd", "crds"],
+        cats = ["api-extensions"],
+        subs = ["status"],
+        storage = "apiextensions.k8s.io/customresourcedefinitions"
+    ),
     // scheduling.k8s.io/v1
-    res!("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", ns = false, short = ["pc"], cats = [], subs = []),
+    res!(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        "priorityclass",
+        ns = false,
+        short = ["pc"],
+        cats = [],
+        subs = []
+    ),
     // coordination.k8s.io/v1
-    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", ns = true, short = [], cats = [], subs = []),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
     // node.k8s.io/v1
-    res!("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", ns = false, short = [], cats = [], subs = []),
+    res!(
+        "node.k8s.io",
+        "v1",
+        "RuntimeClass",
+        "runtimeclasses",
+        "runtimeclass",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = []
+    ),
     // discovery.k8s.io/v1
-    res!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", ns = true, short = [], cats = [], subs = []),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = []
+    ),
 ];
 
 /// API groups in the order `/apis` lists them (core excluded), with the
@@ -184,7 +738,10 @@ pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 /// Resources served in one group/version.
-pub fn resources_in(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceInfo> + '_ {
+pub fn resources_in<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
     CATALOGUE
         .iter()
         .filter(move |r| r.group == group && r.version == version)
@@ -233,7 +790,10 @@ mod tests {
         let d = lookup_kind("apps/v1", "Deployment").unwrap();
         assert_eq!(d.plural, "deployments");
         assert_eq!(d.group_resource(), "deployments.apps");
-        assert_eq!(lookup("", "v1", "services").unwrap().storage, "services/specs");
+        assert_eq!(
+            lookup("", "v1", "services").unwrap().storage,
+            "services/specs"
+        );
     }
 
     #[test]

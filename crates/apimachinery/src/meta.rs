@@ -87,9 +87,7 @@ pub fn get_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// RFC 3339 timestamp with second precision, as upstream's `metav1.Time`.
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -99,7 +97,8 @@ mod tests {
 
     #[test]
     fn accessors() {
-        let mut o = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"nodeName": "n"}});
+        let mut o =
+            json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"nodeName": "n"}});
         assert_eq!(name(&o), "a");
         assert_eq!(labels(&o).get("x").map(String::as_str), Some("1"));
         assert_eq!(get_path(&o, "spec.nodeName"), Some(&json!("n")));

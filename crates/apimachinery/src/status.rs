@@ -66,8 +66,12 @@ impl StatusError {
 
     /// 404 for a path nothing serves.
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_cause("UnexpectedServerResponse", "404 page not found", "")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_cause("UnexpectedServerResponse", "404 page not found", "")
     }
 
     /// `<resource> "<name>" already exists` (409 AlreadyExists).
@@ -112,7 +116,10 @@ impl StatusError {
         } else {
             format!(
                 "[{}]",
-                errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let qualified_kind = if group.is_empty() {
@@ -204,8 +211,12 @@ impl StatusError {
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
         let msg = message.to_string();
-        Self::new(500, "InternalError", format!("Internal error occurred: {msg}"))
-            .with_cause("", &msg, "")
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {msg}"),
+        )
+        .with_cause("", &msg, "")
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> Self {
@@ -378,7 +389,10 @@ impl FieldError {
             FieldErrorKind::Invalid(v) => format!("Invalid value: {v}"),
             FieldErrorKind::Required => "Required value".to_string(),
             FieldErrorKind::NotSupported(v, list) => {
-                format!("Unsupported value: {v}: supported values: {}", list.join(", "))
+                format!(
+                    "Unsupported value: {v}: supported values: {}",
+                    list.join(", ")
+                )
             }
             FieldErrorKind::Duplicate(v) => format!("Duplicate value: {v}"),
             FieldErrorKind::Forbidden => "Forbidden".to_string(),

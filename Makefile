@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make cluster` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Profile of the binaries `make cluster` runs.
+PROFILE ?= release
+
+.PHONY: all deps build build-release test unit integration lint fmt cluster down bench clean
+
+all: build
+
+deps:
+	@bash hack/install-deps.sh
+
+build: deps
+	$(CARGO) build --workspace --all-targets
+
+build-release: deps
+	$(CARGO) build --workspace --release --bins
+
+## Everything CI checks: lint, unit tests and integration tests (which start
+## and stop their own etcd).
+test: deps lint unit integration
+
+unit: deps
+	$(CARGO) test --workspace --lib --bins
+
+integration: deps
+	$(CARGO) test --workspace --test '*'
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## A local cluster in the background: etcd and kube-apiserver for now.
+cluster: deps
+	@PROFILE=$(PROFILE) bash hack/local-up.sh
+
+down:
+	@bash hack/local-down.sh
+
+## Benchmarks; results go to docs/bench/.
+bench: deps
+	@bash hack/bench.sh $(TARGET)
+
+clean: down
+	$(CARGO) clean

@@ -1,0 +1,156 @@
+//! Admission: plugins that may mutate or reject a write after authorization
+//! and before storage, in a fixed order as upstream's `--enable-admission-plugins`.
+//!
+//! Only NamespaceLifecycle exists today; ServiceAccount, LimitRanger,
+//! ResourceQuota, NodeRestriction and PodSecurity implement the same trait.
+
+use apimachinery::StatusError;
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::auth::UserInfo;
+
+/// The operation being admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+/// What is being written, by whom.
+#[derive(Debug, Clone)]
+pub struct Attributes<'a> {
+    pub operation: Operation,
+    pub group: &'a str,
+    pub version: &'a str,
+    pub resource: &'a str,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub user: &'a UserInfo,
+    pub dry_run: bool,
+}
+
+/// Read access plugins need (namespaces today; quotas and limits later).
+#[async_trait]
+pub trait Lookup: Send + Sync {
+    /// The namespace object, if it exists.
+    async fn namespace(&self, name: &str) -> Result<Option<Value>, StatusError>;
+}
+
+/// One admission plugin. `admit` may mutate `obj`; `validate` may only reject.
+#[async_trait]
+pub trait Plugin: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn admit(
+        &self,
+        _attrs: &Attributes<'_>,
+        _obj: Option<&mut Value>,
+        _lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        Ok(())
+    }
+    async fn validate(
+        &self,
+        _attrs: &Attributes<'_>,
+        _obj: Option<&Value>,
+        _lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        Ok(())
+    }
+}
+
+/// The ordered plugin chain.
+pub struct Chain {
+    plugins: Vec<Box<dyn Plugin>>,
+}
+
+impl Chain {
+    pub fn new(plugins: Vec<Box<dyn Plugin>>) -> Self {
+        Chain { plugins }
+    }
+
+    /// The default plugins, in upstream's order.
+    pub fn default_plugins() -> Self {
+        Chain::new(vec![Box::new(NamespaceLifecycle)])
+    }
+
+    /// Runs every mutating phase, then every validating phase.
+    pub async fn run(
+        &self,
+        attrs: &Attributes<'_>,
+        mut obj: Option<&mut Value>,
+        lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        for p in &self.plugins {
+            p.admit(attrs, obj.as_deref_mut(), lookup).await?;
+        }
+        for p in &self.plugins {
+            p.validate(attrs, obj.as_deref(), lookup).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Namespaces that may never be deleted.
+pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
+/// Refuses content in missing or terminating namespaces and the deletion of
+/// the system namespaces.
+pub struct NamespaceLifecycle;
+
+#[async_trait]
+impl Plugin for NamespaceLifecycle {
+    fn name(&self) -> &'static str {
+        "NamespaceLifecycle"
+    }
+
+    async fn validate(
+        &self,
+        attrs: &Attributes<'_>,
+        _obj: Option<&Value>,
+        lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        if attrs.resource == "namespaces" && attrs.group.is_empty() {
+            if attrs.operation == Operation::Delete && IMMORTAL_NAMESPACES.contains(&attrs.name) {
+                return Err(StatusError::forbidden(
+                    "",
+                    "namespaces",
+                    attrs.name,
+                    "this namespace may not be deleted",
+                ));
+            }
+            return Ok(());
+        }
+        if attrs.namespace.is_empty() || attrs.operation != Operation::Create {
+            return Ok(());
+        }
+        match lookup.namespace(attrs.namespace).await? {
+            None => Err(StatusError::not_found("", "namespaces", attrs.namespace)),
+            Some(ns) => {
+                let terminating = ns
+                    .get("metadata")
+                    .and_then(|m| m.get("deletionTimestamp"))
+                    .is_some_and(|t| !t.is_null())
+                    || ns.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
+                // Events are still accepted in terminating namespaces, as upstream.
+                if terminating && attrs.resource != "events" {
+                    Err(StatusError::forbidden(
+                        attrs.group,
+                        attrs.resource,
+                        attrs.name,
+                        &format!(
+                            "unable to create new content in namespace {} because it is being terminated",
+                            attrs.namespace
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
