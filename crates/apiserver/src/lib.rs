@@ -11,6 +11,7 @@ pub mod admission;
 pub mod allocator;
 pub mod auth;
 pub mod config;
+pub mod conversion;
 pub mod discovery;
 pub mod http_util;
 pub mod metrics;

@@ -446,8 +446,9 @@ impl Registry {
 
     /// Decodes a stored value into the served version of `r`.
     pub fn decode(&self, r: &ResourceInfo, kv: &KeyValue) -> Result<Value, StatusError> {
-        let mut v: Value = serde_json::from_slice(&kv.value)
+        let v: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| StatusError::internal(format!("decoding {}: {e}", kv.key)))?;
+        let mut v = crate::conversion::from_storage(r, v);
         if let Some(m) = v.as_object_mut() {
             // Rebuild with apiVersion and kind first, as upstream prints them.
             let mut out = Map::new();
@@ -468,8 +469,8 @@ impl Registry {
         Ok(v)
     }
 
-    fn encode(obj: &Value) -> Vec<u8> {
-        let mut o = obj.clone();
+    fn encode(r: &ResourceInfo, obj: &Value) -> Vec<u8> {
+        let mut o = crate::conversion::to_storage(r, obj.clone());
         meta::remove_meta(&mut o, "resourceVersion");
         serde_json::to_vec(&o).unwrap_or_default()
     }
@@ -830,7 +831,7 @@ impl Registry {
             return Ok(obj);
         }
         let allocated = self.allocate_for_create(r, &mut obj).await?;
-        match self.store.create(&key, Self::encode(&obj)).await {
+        match self.store.create(&key, Self::encode(r, &obj)).await {
             Ok(rev) => {
                 meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
                 debug!(key, rev, "created");
@@ -1227,7 +1228,7 @@ impl Registry {
             }
             match self
                 .store
-                .update(&key, Self::encode(&new), kv.mod_revision)
+                .update(&key, Self::encode(r, &new), kv.mod_revision)
                 .await
             {
                 Ok(rev) => {
@@ -1539,7 +1540,11 @@ impl Registry {
                 if ctx.dry_run {
                     return Ok((updated, false));
                 }
-                match self.store.update(&key, Self::encode(&updated), rev).await {
+                match self
+                    .store
+                    .update(&key, Self::encode(r, &updated), rev)
+                    .await
+                {
                     Ok(new_rev) => {
                         meta::set_meta(&mut updated, "resourceVersion", json!(new_rev.to_string()));
                         return Ok((updated, false));
@@ -1630,7 +1635,7 @@ impl Registry {
             if ctx.dry_run {
                 return Ok(());
             }
-            match self.store.update(&key, Self::encode(&pod), rev).await {
+            match self.store.update(&key, Self::encode(pods, &pod), rev).await {
                 Ok(_) => return Ok(()),
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_err(e)),
@@ -1739,7 +1744,7 @@ impl Registry {
             if ctx.dry_run {
                 return Ok(Self::to_scale(r, &new));
             }
-            match self.store.update(&key, Self::encode(&new), rev).await {
+            match self.store.update(&key, Self::encode(r, &new), rev).await {
                 Ok(new_rev) => {
                     meta::set_meta(&mut new, "resourceVersion", json!(new_rev.to_string()));
                     return Ok(Self::to_scale(r, &new));

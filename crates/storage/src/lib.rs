@@ -13,6 +13,9 @@ use etcd_client::{
 };
 use tokio::sync::mpsc;
 
+/// How often an idle watch asks etcd for a progress notification.
+pub const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One stored key at one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyValue {
