@@ -19,13 +19,19 @@ build-release: deps
 
 ## Everything CI checks: lint, unit tests and integration tests (which start
 ## and stop their own etcd).
-test: deps lint unit integration
+test: deps lint unit integration compat
 
 unit: deps
 	$(CARGO) test --workspace --lib --bins
 
 integration: deps
 	$(CARGO) test --workspace --test '*'
+
+## Compatibility: upstream kubectl (1.27, 1.30, 1.33) and the official Python
+## client against a cluster of its own (tests/compat/run.sh).
+.PHONY: compat
+compat: deps
+	@bash tests/compat/run.sh
 
 lint: deps
 	$(CARGO) fmt --all -- --check

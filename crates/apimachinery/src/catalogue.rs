@@ -316,6 +316,18 @@ pub static CATALOGUE: &[ResourceInfo] = &[
             "watch"
         ]
     ),
+    // apiregistration.k8s.io/v1 (listed first in /apis, as upstream)
+    res!(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        "apiservice",
+        ns = false,
+        short = [],
+        cats = ["api-extensions"],
+        subs = ["status"]
+    ),
     // apps/v1
     res!(
         "apps",
@@ -383,6 +395,86 @@ pub static CATALOGUE: &[ResourceInfo] = &[
         short = ["ev"],
         cats = [],
         subs = []
+    ),
+    // authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews are
+    // answered, never stored.
+    res!(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "authentication.k8s.io",
+        "v1",
+        "TokenReview",
+        "tokenreviews",
+        "tokenreview",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        ns = true,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = [],
+        verbs = CREATE_ONLY,
+        stored = false
     ),
     // autoscaling: v2 is the storage version; v1 shares the same keys.
     res!(
@@ -717,6 +809,30 @@ pub static CATALOGUE: &[ResourceInfo] = &[
         short = [],
         cats = [],
         subs = []
+    ),
+    // flowcontrol.apiserver.k8s.io/v1 (objects stored; API priority and
+    // fairness itself is not enforced yet)
+    res!(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "FlowSchema",
+        "flowschemas",
+        "flowschema",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = ["status"]
+    ),
+    res!(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "PriorityLevelConfiguration",
+        "prioritylevelconfigurations",
+        "prioritylevelconfiguration",
+        ns = false,
+        short = [],
+        cats = [],
+        subs = ["status"]
     ),
 ];
 

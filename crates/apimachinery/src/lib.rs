@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod defaults;
 pub mod meta;
 pub mod patch;
+pub mod protobuf;
 pub mod quantity;
 pub mod selector;
 pub mod status;

@@ -203,8 +203,15 @@ pub struct Decoded {
     pub duplicates: Vec<String>,
 }
 
-/// Decodes a request body by content type (JSON or YAML).
-pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, StatusError> {
+/// Decodes a request body by content type: JSON, YAML or Kubernetes
+/// protobuf (which kubectl's typed clients send). `expected` is the
+/// `(apiVersion, kind)` the endpoint serves, used when a protobuf envelope
+/// leaves them empty.
+pub fn decode_body(
+    content_type: Option<&str>,
+    body: &[u8],
+    expected: (&str, &str),
+) -> Result<Decoded, StatusError> {
     let mt = content_type
         .and_then(|c| c.split(';').next())
         .map(|s| s.trim().to_ascii_lowercase())
@@ -212,7 +219,16 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Decoded, S
     match mt.as_str() {
         "application/json" | "" | "*/*" => decode_json(body),
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(body),
-        "application/vnd.kubernetes.protobuf" => Err(StatusError::unsupported_media_type(&mt)),
+        "application/vnd.kubernetes.protobuf" => {
+            let value = apimachinery::protobuf::decode_k8s_protobuf_with_default(
+                body, expected.0, expected.1,
+            )
+            .map_err(StatusError::from)?;
+            Ok(Decoded {
+                value,
+                duplicates: Vec::new(),
+            })
+        }
         other => Err(StatusError::unsupported_media_type(other)),
     }
 }

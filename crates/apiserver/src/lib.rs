@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod registry;
 pub mod request;
+pub mod reviews;
 pub mod server;
 pub mod table;
 pub mod tls;

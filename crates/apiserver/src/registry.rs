@@ -262,7 +262,16 @@ pub fn patch_error(e: patch::PatchError) -> StatusError {
     match e.code() {
         400 => StatusError::bad_request(e.to_string()),
         413 => StatusError::new(413, "RequestEntityTooLarge", e.to_string()),
-        _ => StatusError::new(422, "Invalid", e.to_string()),
+        _ => {
+            // Upstream answers a patch that cannot be applied with a generic
+            // 422 whose message does not carry the patch error.
+            debug!(error = %e, "patch rejected");
+            StatusError::new(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            )
+        }
     }
 }
 
@@ -525,9 +534,14 @@ impl Registry {
         for req in fields.requirements() {
             let f = req.field.as_str();
             if f != "metadata.name" && f != "metadata.namespace" && !supported.contains(&f) {
-                return Err(StatusError::bad_request(format!(
-                    "field label not supported: {f}"
-                )));
+                // Kinds that register field-label conversions answer with
+                // "field label not supported"; the rest fall back to the
+                // metadata-only conversion's wording, as upstream.
+                return Err(StatusError::bad_request(if supported.is_empty() {
+                    format!("\"{f}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"")
+                } else {
+                    format!("field label not supported: {f}")
+                }));
             }
         }
         Ok(Selectors { labels, fields })
@@ -850,6 +864,18 @@ impl Registry {
     }
 
     fn prepare_for_create(&self, r: &ResourceInfo, obj: &mut Value) {
+        // Go encodes an empty status struct as `{}`; clients see it on every
+        // kind that has a status.
+        if r.has_subresource("status") {
+            let empty = if r.group.is_empty() && r.kind == "Service" {
+                json!({"loadBalancer": {}})
+            } else {
+                json!({})
+            };
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("status".into(), empty);
+            }
+        }
         match (r.group, r.kind) {
             ("", "Pod") => {
                 let qos = pod_qos_class(obj);
@@ -864,17 +890,6 @@ impl Registry {
                     l.insert("kubernetes.io/metadata.name".into(), json!(name));
                 }
                 obj["status"] = json!({"phase": "Active"});
-            }
-            ("apps", _)
-            | ("batch", _)
-            | ("", "ReplicationController")
-            | ("policy", _)
-            | ("autoscaling", _)
-                if r.has_subresource("status") =>
-            {
-                if let Some(m) = obj.as_object_mut() {
-                    m.remove("status");
-                }
             }
             _ => {}
         }

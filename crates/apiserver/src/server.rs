@@ -791,9 +791,23 @@ async fn resource(
     if !r.has_verb(verb) && sub.is_empty() {
         return Err(StatusError::method_not_allowed());
     }
+    if !r.stored
+        && verb == "create"
+        && (r.group == "authentication.k8s.io" || r.group == "authorization.k8s.io")
+    {
+        let bytes = http_util::read_body(body, http_util::MAX_BODY).await?;
+        let ct = header(parts, http::header::CONTENT_TYPE);
+        let decoded = http_util::decode_body(ct, &bytes, (&r.api_version(), r.kind))?;
+        let out = crate::reviews::create(state, r, ns, user, &decoded.value).await?;
+        return Ok(object_response(StatusCode::CREATED, &out, &fmt));
+    }
     if !(r.stored || r.kind == "Binding" && verb == "create") {
         if r.kind == "ComponentStatus" {
-            return component_statuses(state, verb, name, &fmt).await;
+            let resp = component_statuses(state, verb, name, &fmt).await?;
+            return Ok(with_warnings(
+                resp,
+                &["v1 ComponentStatus is deprecated in v1.19+".to_string()],
+            ));
         }
         return Err(StatusError::method_not_allowed());
     }
@@ -861,7 +875,12 @@ async fn resource(
             watch::serve(reg.clone(), r, ns.to_string(), opts, params, fmt).await
         }
         ("create", "") | ("create", "binding") => {
-            let decoded = http_util::decode_body(ct.as_deref(), &bytes)?;
+            let expected = if sub == "binding" || r.kind == "Binding" {
+                ("v1".to_string(), "Binding")
+            } else {
+                (r.api_version(), r.kind)
+            };
+            let decoded = http_util::decode_body(ct.as_deref(), &bytes, (&expected.0, expected.1))?;
             ctx.duplicates = decoded.duplicates;
             if r.kind == "Binding" || sub == "binding" {
                 let pod = if sub == "binding" {
@@ -885,7 +904,8 @@ async fn resource(
             ))
         }
         ("update", "" | "status" | "finalize") => {
-            let decoded = http_util::decode_body(ct.as_deref(), &bytes)?;
+            let decoded =
+                http_util::decode_body(ct.as_deref(), &bytes, (&r.api_version(), r.kind))?;
             ctx.duplicates = decoded.duplicates;
             let (obj, created) = reg
                 .update(r, ns, name, sub, decoded.value, &mut ctx)
@@ -901,7 +921,8 @@ async fn resource(
             ))
         }
         ("update", "scale") => {
-            let decoded = http_util::decode_body(ct.as_deref(), &bytes)?;
+            let decoded =
+                http_util::decode_body(ct.as_deref(), &bytes, ("autoscaling/v1", "Scale"))?;
             let want = decoded.value;
             let scale = reg
                 .update_scale(r, ns, name, &mut ctx, |_cur| Ok(want.clone()))
@@ -1012,7 +1033,7 @@ fn delete_options(
     }
     if !bytes.is_empty() {
         let ct = header(parts, http::header::CONTENT_TYPE);
-        let v = http_util::decode_body(ct, bytes)?.value;
+        let v = http_util::decode_body(ct, bytes, ("meta.k8s.io/v1", "DeleteOptions"))?.value;
         opts = opts.from_body(&v)?;
     } else {
         opts = opts.from_body(&json!({}))?;

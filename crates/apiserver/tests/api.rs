@@ -240,6 +240,16 @@ async fn bad_input_changes_nothing() {
             vec![1, 2, 3],
         )
         .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "not a protobuf envelope");
+    let r = s
+        .request(
+            Method::POST,
+            base,
+            Some("text/plain"),
+            None,
+            b"hello".to_vec(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let r = s
@@ -832,9 +842,9 @@ async fn services_allocate_ips_and_node_ports() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = s
-        .post(base, &svc("b", json!({"clusterIP": "10.0.0.50"})))
+        .post(base, &svc("b", json!({"clusterIP": "10.0.0.5"})))
         .await;
-    assert_eq!(r.json()["spec"]["clusterIP"], "10.0.0.50");
+    assert_eq!(r.json()["spec"]["clusterIP"], "10.0.0.5");
 
     let np = s
         .post(base, &svc("np", json!({"type": "NodePort"})))
@@ -864,8 +874,13 @@ async fn services_allocate_ips_and_node_ports() {
 
     // clusterIP is immutable.
     let mut c = s.get(&format!("{base}/c")).await.json();
-    c["spec"]["clusterIP"] = json!("10.0.0.77");
-    c["spec"]["clusterIPs"] = json!(["10.0.0.77"]);
+    let other = if c["spec"]["clusterIP"] == "10.0.0.77" {
+        "10.0.0.78"
+    } else {
+        "10.0.0.77"
+    };
+    c["spec"]["clusterIP"] = json!(other);
+    c["spec"]["clusterIPs"] = json!([other]);
     assert_eq!(
         s.put(&format!("{base}/c"), &c).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
