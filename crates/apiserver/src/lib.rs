@@ -10,6 +10,7 @@
 pub mod admission;
 pub mod allocator;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod conversion;
 pub mod discovery;

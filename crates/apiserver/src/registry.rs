@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 use crate::admission::{self, Attributes, Operation};
 use crate::allocator::{AllocError, ServiceAllocators};
 use crate::auth::UserInfo;
+use crate::cache::WatchCache;
 use crate::openapi::OpenApi;
 
 /// How unknown or duplicate fields in a request body are treated.
@@ -143,6 +144,7 @@ pub struct Registry {
     pub allocators: ServiceAllocators,
     admission: admission::Chain,
     openapi: Arc<OnceLock<OpenApi>>,
+    cache: Option<Arc<WatchCache>>,
 }
 
 /// Kinds whose `metadata.generation` tracks spec changes.
@@ -411,7 +413,7 @@ struct NsLookup<'a>(&'a Registry);
 impl admission::Lookup for NsLookup<'_> {
     async fn namespace(&self, name: &str) -> Result<Option<Value>, StatusError> {
         let r = apimachinery::catalogue::lookup("", "v1", "namespaces").expect("namespaces");
-        match self.0.get(r, "", name).await {
+        match self.0.get_cached(r, "", name).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.code == 404 => Ok(None),
             Err(e) => Err(e),
@@ -433,7 +435,14 @@ impl Registry {
             allocators,
             admission,
             openapi,
+            cache: None,
         }
+    }
+
+    /// Serves reads from a watch cache over the same store and prefix.
+    pub fn with_cache(mut self, cache: Arc<WatchCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -457,6 +466,11 @@ impl Registry {
     pub fn decode(&self, r: &ResourceInfo, kv: &KeyValue) -> Result<Value, StatusError> {
         let v: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| StatusError::internal(format!("decoding {}: {e}", kv.key)))?;
+        Ok(Self::decode_value(r, v, kv.mod_revision))
+    }
+
+    /// A stored object (already parsed) as served by `r` at `mod_revision`.
+    pub fn decode_value(r: &ResourceInfo, v: Value, mod_revision: i64) -> Value {
         let mut v = crate::conversion::from_storage(r, v);
         if let Some(m) = v.as_object_mut() {
             // Rebuild with apiVersion and kind first, as upstream prints them.
@@ -470,12 +484,8 @@ impl Registry {
             }
             v = Value::Object(out);
         }
-        meta::set_meta(
-            &mut v,
-            "resourceVersion",
-            json!(kv.mod_revision.to_string()),
-        );
-        Ok(v)
+        meta::set_meta(&mut v, "resourceVersion", json!(mod_revision.to_string()));
+        v
     }
 
     fn encode(r: &ResourceInfo, obj: &Value) -> Vec<u8> {
@@ -484,7 +494,42 @@ impl Registry {
         serde_json::to_vec(&o).unwrap_or_default()
     }
 
+    /// A linearizable read: from the watch cache once it holds every write
+    /// that completed before this call, otherwise from etcd.
     pub async fn get(&self, r: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StatusError> {
+        if let Some(cache) = &self.cache {
+            if cache.wait_fresh().await {
+                return match cache.get(&self.key(r, ns, name)) {
+                    Some(c) => Ok(Self::decode_value(r, (*c.value).clone(), c.mod_revision)),
+                    None => Err(StatusError::not_found(r.group, r.plural, name)),
+                };
+            }
+        }
+        self.get_from_store(r, ns, name).await
+    }
+
+    /// A possibly slightly stale read (upstream's informer-backed lookups):
+    /// the cache when it has the object, else a linearizable read.
+    pub async fn get_cached(
+        &self,
+        r: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, StatusError> {
+        if let Some(cache) = self.cache.as_ref().filter(|c| c.is_ready()) {
+            if let Some(c) = cache.get(&self.key(r, ns, name)) {
+                return Ok(Self::decode_value(r, (*c.value).clone(), c.mod_revision));
+            }
+        }
+        self.get(r, ns, name).await
+    }
+
+    async fn get_from_store(
+        &self,
+        r: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, StatusError> {
         match self
             .store
             .get(&self.key(r, ns, name))
@@ -599,6 +644,12 @@ impl Registry {
                 "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"\"",
             ));
         }
+        if let Some(page) = self
+            .list_from_cache(r, ns, opts, &sel, revision, start.is_some())
+            .await
+        {
+            return Ok(page);
+        }
         // A name field selector narrows the read to one key.
         let by_name = sel.fields.single_value("metadata.name").map(str::to_string);
         let filtered = !sel.labels.is_empty() || !sel.fields.is_empty();
@@ -678,6 +729,45 @@ impl Registry {
             resource_version: revision,
             continue_token,
             remaining: remaining.filter(|n| *n > 0),
+        })
+    }
+
+    /// Serves an unpaginated list from the watch cache (upstream's
+    /// consistent list from cache); `None` when it must go to etcd.
+    async fn list_from_cache(
+        &self,
+        r: &ResourceInfo,
+        ns: &str,
+        opts: &ListOptions,
+        sel: &Selectors,
+        exact_revision: i64,
+        continuing: bool,
+    ) -> Option<ListPage> {
+        let cache = self.cache.as_ref()?;
+        if opts.limit > 0 || continuing || exact_revision > 0 {
+            return None;
+        }
+        // resourceVersion=0 accepts any cached state; otherwise the cache
+        // must first hold every write that completed before this call.
+        let any = opts.resource_version.as_deref() == Some("0");
+        if any {
+            if !cache.is_ready() {
+                return None;
+            }
+        } else if !cache.wait_fresh().await {
+            return None;
+        }
+        let (items, revision) = cache.list(&self.collection_prefix(r, ns));
+        let items = items
+            .into_iter()
+            .map(|(_, c)| Self::decode_value(r, (*c.value).clone(), c.mod_revision))
+            .filter(|o| sel.matches(r, o))
+            .collect();
+        Some(ListPage {
+            items,
+            resource_version: revision,
+            continue_token: None,
+            remaining: None,
         })
     }
 

@@ -136,13 +136,17 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             );
         });
     }
-    let registry = Arc::new(Registry::new(
-        store.clone(),
-        &prefix,
-        allocators,
-        admission::Chain::default_plugins(),
-        openapi.clone(),
-    ));
+    let cache = crate::cache::WatchCache::start(store.clone(), format!("{prefix}/"));
+    let registry = Arc::new(
+        Registry::new(
+            store.clone(),
+            &prefix,
+            allocators,
+            admission::Chain::default_plugins(),
+            openapi.clone(),
+        )
+        .with_cache(cache),
+    );
 
     let mut authenticators: Vec<Box<dyn Authenticator>> = Vec::new();
     if let Some(p) = &config.token_auth_file {

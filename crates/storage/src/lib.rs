@@ -110,12 +110,34 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 /// A receiver of watch events; dropping it cancels the watch.
 pub struct WatchReceiver {
     pub rx: mpsc::Receiver<Result<WatchEvent>>,
+    progress: mpsc::UnboundedSender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl WatchReceiver {
+    /// A receiver over channels, for stores other than etcd (and tests).
+    pub fn from_channel(
+        rx: mpsc::Receiver<Result<WatchEvent>>,
+        progress: mpsc::UnboundedSender<()>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        WatchReceiver { rx, progress, task }
+    }
+
     pub async fn recv(&mut self) -> Option<Result<WatchEvent>> {
         self.rx.recv().await
+    }
+
+    /// Asks the store for a [`WatchEvent::Progress`] as soon as possible, so
+    /// a reader waiting for a revision learns it was reached even when no
+    /// key under the prefix changed.
+    pub fn request_progress(&self) {
+        let _ = self.progress.send(());
+    }
+
+    /// A handle other tasks can use to request progress on this watch.
+    pub fn progress_sender(&self) -> mpsc::UnboundedSender<()> {
+        self.progress.clone()
     }
 }
 
@@ -296,11 +318,30 @@ impl Store for EtcdStore {
             .with_prev_key()
             .with_progress_notify()
             .with_start_revision(after_revision + 1);
-        let mut stream = self.client.watch_client().watch(prefix, Some(opts)).await?;
+        let stream = self.client.watch_client().watch(prefix, Some(opts)).await?;
+        let (mut requests, mut stream) = stream.split();
         let (tx, rx) = mpsc::channel(1024);
+        let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<()>();
         let task = tokio::spawn(async move {
+            // Ask etcd for progress now and then (and whenever a reader asks)
+            // so idle watches learn the current revision; the apiserver
+            // turns it into bookmarks and uses it to know its cache is fresh.
+            let mut progress = tokio::time::interval(PROGRESS_INTERVAL);
+            progress.tick().await;
             loop {
-                let msg = match stream.message().await {
+                let next = tokio::select! {
+                    _ = progress.tick() => {
+                        let _ = requests.request_progress().await;
+                        continue;
+                    }
+                    Some(()) = progress_rx.recv() => {
+                        while progress_rx.try_recv().is_ok() {}
+                        let _ = requests.request_progress().await;
+                        continue;
+                    }
+                    m = stream.message() => m,
+                };
+                let msg = match next {
                     Ok(Some(m)) => m,
                     Ok(None) => {
                         let _ = tx
@@ -375,7 +416,11 @@ impl Store for EtcdStore {
                 }
             }
         });
-        Ok(WatchReceiver { rx, task })
+        Ok(WatchReceiver {
+            rx,
+            progress: progress_tx,
+            task,
+        })
     }
 
     async fn current_revision(&self) -> Result<i64> {

@@ -113,3 +113,25 @@ async fn compacted_watch_is_reported() {
         Err(StorageError::Compacted { .. })
     ));
 }
+
+#[tokio::test]
+async fn progress_on_request_reports_current_revision() {
+    let (_etcd, s, p) = store().await;
+    // A write outside the watched prefix still moves the revision on.
+    let rev = s
+        .create(&format!("{p}/other/x"), b"1".to_vec())
+        .await
+        .unwrap();
+    let w = s.watch(&format!("{p}/pods/"), rev).await.unwrap();
+    let mut w = w;
+    w.request_progress();
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(10), w.recv())
+        .await
+        .expect("progress within 10s")
+        .unwrap()
+        .unwrap();
+    match ev {
+        WatchEvent::Progress { revision } => assert!(revision >= rev, "{revision} < {rev}"),
+        other => panic!("{other:?}"),
+    }
+}
