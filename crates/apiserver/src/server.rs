@@ -565,33 +565,21 @@ async fn route(
             );
             return Ok(r);
         }
-        "/api" if get => {
+        "/api" | "/apis" if get => {
+            let core = path == "/api";
             let fmt = negotiate(accept(parts), true, false)?;
             if fmt.kind == FormatKind::AggregatedDiscovery {
                 return Ok(aggregated_response(
-                    discovery::aggregated(true, &fmt.version),
+                    discovery::aggregated(core, &fmt.version),
                     &fmt.version,
                 ));
             }
-            return Ok(object_response(
-                StatusCode::OK,
-                &discovery::api_versions(&state.server_address),
-                &fmt,
-            ));
-        }
-        "/apis" if get => {
-            let fmt = negotiate(accept(parts), true, false)?;
-            if fmt.kind == FormatKind::AggregatedDiscovery {
-                return Ok(aggregated_response(
-                    discovery::aggregated(false, &fmt.version),
-                    &fmt.version,
-                ));
-            }
-            return Ok(object_response(
-                StatusCode::OK,
-                &discovery::api_group_list(),
-                &fmt,
-            ));
+            let legacy = if core {
+                discovery::api_versions(&state.server_address)
+            } else {
+                discovery::api_group_list()
+            };
+            return Ok(object_response(StatusCode::OK, &legacy, &fmt));
         }
         "/openapi/v2" if get => {
             let oa = openapi(state).await;

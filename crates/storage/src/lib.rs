@@ -201,6 +201,20 @@ impl EtcdStore {
         Ok(EtcdStore { client })
     }
 
+    /// Runs `op` only if `key`'s mod revision is still `expected`; on a
+    /// mismatch reads the current value back for the conflict error.
+    async fn write_if_unchanged(&self, key: &str, expected: i64, op: TxnOp) -> Result<i64> {
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then([op])
+            .or_else([TxnOp::get(key, None)]);
+        let resp = self.client.kv_client().txn(txn).await?;
+        if !resp.succeeded() {
+            return Err(conflict_from(key, &resp));
+        }
+        Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
+    }
+
     /// Compacts history up to `revision` (used by tests of 410 Gone).
     pub async fn compact(&self, revision: i64) -> Result<()> {
         self.client.kv_client().compact(revision, None).await?;
@@ -289,27 +303,13 @@ impl Store for EtcdStore {
     }
 
     async fn update(&self, key: &str, value: Vec<u8>, expected: i64) -> Result<i64> {
-        let txn = Txn::new()
-            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then([TxnOp::put(key, value, None)])
-            .or_else([TxnOp::get(key, None)]);
-        let resp = self.client.kv_client().txn(txn).await?;
-        if !resp.succeeded() {
-            return Err(conflict_from(key, &resp));
-        }
-        Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
+        self.write_if_unchanged(key, expected, TxnOp::put(key, value, None))
+            .await
     }
 
     async fn delete(&self, key: &str, expected: i64) -> Result<i64> {
-        let txn = Txn::new()
-            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then([TxnOp::delete(key, None)])
-            .or_else([TxnOp::get(key, None)]);
-        let resp = self.client.kv_client().txn(txn).await?;
-        if !resp.succeeded() {
-            return Err(conflict_from(key, &resp));
-        }
-        Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
+        self.write_if_unchanged(key, expected, TxnOp::delete(key, None))
+            .await
     }
 
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchReceiver> {
