@@ -1749,6 +1749,132 @@ impl Registry {
         Err(StatusError::stale("", "pods", pod_name))
     }
 
+    /// `pods/eviction`: deletes a pod unless a PodDisruptionBudget covering
+    /// it allows no disruption (429, as upstream), recording the disruption
+    /// in the budget's status first.
+    pub async fn eviction_allowed(
+        &self,
+        ns: &str,
+        pod: &Value,
+        ctx: &mut WriteCtx<'_>,
+    ) -> Result<(), StatusError> {
+        let pdbs =
+            apimachinery::catalogue::lookup("policy", "v1", "poddisruptionbudgets").expect("pdbs");
+        let labels = meta::labels(pod);
+        let pod_name = meta::name(pod).to_string();
+        let page = self.list(pdbs, ns, &ListOptions::default()).await?;
+        let matching: Vec<Value> = page
+            .items
+            .into_iter()
+            .filter(|b| {
+                b.pointer("/spec/selector")
+                    .and_then(|s| LabelSelector::from_json(s).ok())
+                    .is_some_and(|s| !s.is_empty() && s.matches(&labels))
+            })
+            .collect();
+        if matching.len() > 1 {
+            return Err(StatusError::internal(
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+            ));
+        }
+        let Some(pdb) = matching.into_iter().next() else {
+            return Ok(());
+        };
+        // A pod that is not running does not count against the budget.
+        let phase = pod
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if phase == "Succeeded" || phase == "Failed" || phase == "Pending" {
+            return Ok(());
+        }
+        let pdb_name = meta::name(&pdb).to_string();
+        let too_many = |why: String| {
+            let mut e = StatusError::too_many_requests();
+            e.message = "Cannot evict pod as it would violate the pod's disruption budget.".into();
+            e.causes.push(apimachinery::status::Cause {
+                reason: "DisruptionBudget".into(),
+                message: why,
+                field: String::new(),
+            });
+            e
+        };
+        let observed = pdb
+            .pointer("/status/observedGeneration")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if observed < meta::generation(&pdb) {
+            return Err(too_many(format!(
+                "The disruption budget {pdb_name} is still being processed by the server."
+            )));
+        }
+        let allowed = pdb
+            .pointer("/status/disruptionsAllowed")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if allowed <= 0 {
+            let desired = pdb
+                .pointer("/status/desiredHealthy")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let current = pdb
+                .pointer("/status/currentHealthy")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            return Err(too_many(format!(
+                "The disruption budget {pdb_name} needs {desired} healthy pods and has {current} currently"
+            )));
+        }
+        if ctx.dry_run {
+            return Ok(());
+        }
+        let mut updated = pdb.clone();
+        updated["status"]["disruptionsAllowed"] = json!(allowed - 1);
+        let disrupted = updated["status"]
+            .as_object_mut()
+            .map(|s| s.entry("disruptedPods").or_insert_with(|| json!({})));
+        if let Some(Value::Object(m)) = disrupted {
+            m.insert(pod_name, json!(meta::now_rfc3339()));
+        }
+        let key = self.key(pdbs, ns, &pdb_name);
+        let rev: i64 = meta::resource_version(&pdb).parse().unwrap_or(0);
+        match self
+            .store
+            .update(&key, Self::encode(pdbs, &updated), rev)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StorageError::Conflict { .. }) => Err(StatusError::stale(
+                "policy",
+                "poddisruptionbudgets",
+                &pdb_name,
+            )),
+            Err(e) => Err(storage_err(e)),
+        }
+    }
+
+    /// Evicts a pod: the budget check, then a delete with the eviction's
+    /// `deleteOptions`.
+    pub async fn evict(
+        &self,
+        ns: &str,
+        name: &str,
+        eviction: &Value,
+        ctx: &mut WriteCtx<'_>,
+    ) -> Result<(), StatusError> {
+        let pods = apimachinery::catalogue::lookup("", "v1", "pods").expect("pods");
+        let pod = self.get(pods, ns, name).await?;
+        let terminating = pod
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null());
+        if !terminating {
+            self.eviction_allowed(ns, &pod, ctx).await?;
+        }
+        let opts = DeleteOptions::default()
+            .from_body(eviction.get("deleteOptions").unwrap_or(&json!({})))?;
+        self.delete(pods, ns, name, &opts, ctx).await.map(|_| ())
+    }
+
     /// The `Scale` view of a workload.
     pub fn to_scale(r: &ResourceInfo, obj: &Value) -> Value {
         let selector = obj.pointer("/spec/selector").map(|s| {

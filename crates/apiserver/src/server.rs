@@ -895,6 +895,14 @@ async fn resource(
                 &ctx.warnings,
             ))
         }
+        ("create", "eviction") => {
+            let decoded = http_util::decode_body(ct.as_deref(), &bytes, ("policy/v1", "Eviction"))?;
+            reg.evict(ns, name, &decoded.value, &mut ctx).await?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
         ("update", "" | "status" | "finalize") => {
             let decoded =
                 http_util::decode_body(ct.as_deref(), &bytes, (&r.api_version(), r.kind))?;

@@ -922,3 +922,69 @@ async fn tables_and_metrics() {
     assert!(m.contains("apiserver_request_total{"));
     assert!(m.contains("apiserver_request_duration_seconds_bucket{"));
 }
+
+#[tokio::test]
+async fn eviction_honours_disruption_budgets() {
+    let s = TestServer::start().await;
+    let base = "/api/v1/namespaces/default/pods";
+    for name in ["e1", "e2"] {
+        let p = json!({"metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx:1.22"}]}});
+        assert_eq!(s.post(base, &p).await.status, StatusCode::CREATED);
+        let mut cur = s.get(&format!("{base}/{name}")).await.json();
+        cur["status"] = json!({"phase": "Running"});
+        assert_eq!(
+            s.put(&format!("{base}/{name}/status"), &cur).await.status,
+            StatusCode::OK
+        );
+    }
+    let ev = |name: &str| json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name}});
+    let pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
+    let pdb = s
+        .post(pdbs, &json!({"metadata": {"name": "db"}, "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}}}))
+        .await
+        .json();
+    // What a disruption controller would write: nothing may be disrupted.
+    let mut st = pdb.clone();
+    st["status"] = json!({"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 2, "desiredHealthy": 2, "expectedPods": 2});
+    assert_eq!(
+        s.put(&format!("{pdbs}/db/status"), &st).await.status,
+        StatusCode::OK
+    );
+    let r = s.post(&format!("{base}/e1/eviction"), &ev("e1")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let b = r.json();
+    assert_eq!(
+        b["message"],
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
+    assert_eq!(b["details"]["causes"][0]["reason"], "DisruptionBudget");
+    assert!(s.get(&format!("{base}/e1")).await.json()["metadata"]
+        .get("deletionTimestamp")
+        .is_none());
+
+    // One disruption allowed: the first eviction succeeds and uses it up.
+    let mut st = s.get(&format!("{pdbs}/db")).await.json();
+    st["status"]["disruptionsAllowed"] = json!(1);
+    assert_eq!(
+        s.put(&format!("{pdbs}/db/status"), &st).await.status,
+        StatusCode::OK
+    );
+    let r = s.post(&format!("{base}/e1/eviction"), &ev("e1")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(s.get(&format!("{base}/e1")).await.json()["metadata"]["deletionTimestamp"].is_string());
+    let after = s.get(&format!("{pdbs}/db")).await.json();
+    assert_eq!(after["status"]["disruptionsAllowed"], 0);
+    assert!(after["status"]["disruptedPods"]["e1"].is_string());
+    assert_eq!(
+        s.post(&format!("{base}/e2/eviction"), &ev("e2"))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
