@@ -27,6 +27,8 @@ pub struct Config {
     /// Upstream's `--min-request-timeout`: watches last between this and
     /// twice this when the client gives no timeout.
     pub min_request_timeout: u64,
+    /// How long Events are kept (`--event-ttl`, default 1h).
+    pub event_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             max_requests_inflight: 400,
             max_mutating_requests_inflight: 200,
             min_request_timeout: 1800,
+            event_ttl: std::time::Duration::from_secs(3600),
         }
     }
 
@@ -70,5 +73,55 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// Parses a Go duration such as `1h0m0s`, `30m`, `90s` or `1.5h`.
+pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("invalid duration {s:?}");
+    if s == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return Err(bad()),
+        };
+        total += n * secs;
+        rest = &rest[unit_end..];
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1h0m0s").unwrap().as_secs(), 3600);
+        assert_eq!(parse_go_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_go_duration("1.5h").unwrap().as_secs(), 5400);
+        assert_eq!(parse_go_duration("0").unwrap().as_secs(), 0);
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("5x").is_err());
     }
 }

@@ -145,6 +145,36 @@ pub struct Registry {
     admission: admission::Chain,
     openapi: Arc<OnceLock<OpenApi>>,
     cache: Option<Arc<WatchCache>>,
+    events: EventLeases,
+}
+
+/// Events expire through etcd leases (upstream's `--event-ttl`); one lease
+/// is shared by all events written within a minute so the number of leases
+/// stays small, and is granted for the TTL plus that minute so every event
+/// lives at least the TTL.
+struct EventLeases {
+    ttl: std::time::Duration,
+    current: tokio::sync::Mutex<Option<(i64, std::time::Instant)>>,
+}
+
+const LEASE_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl EventLeases {
+    async fn lease(&self, store: &dyn Store) -> Result<i64, StatusError> {
+        if self.ttl.is_zero() {
+            return Ok(0);
+        }
+        let mut cur = self.current.lock().await;
+        if let Some((id, at)) = *cur {
+            if at.elapsed() < LEASE_REUSE {
+                return Ok(id);
+            }
+        }
+        let ttl = (self.ttl + LEASE_REUSE).as_secs() as i64;
+        let id = store.grant_lease(ttl).await.map_err(storage_err)?;
+        *cur = Some((id, std::time::Instant::now()));
+        Ok(id)
+    }
 }
 
 /// Kinds whose `metadata.generation` tracks spec changes.
@@ -436,6 +466,25 @@ impl Registry {
             admission,
             openapi,
             cache: None,
+            events: EventLeases {
+                ttl: std::time::Duration::from_secs(3600),
+                current: tokio::sync::Mutex::new(None),
+            },
+        }
+    }
+
+    /// How long Events live (`--event-ttl`; zero keeps them forever).
+    pub fn with_event_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.events.ttl = ttl;
+        self
+    }
+
+    /// The etcd lease a write of `r` attaches to (0 for none).
+    async fn lease_for(&self, r: &ResourceInfo) -> Result<i64, StatusError> {
+        if r.storage == "events" {
+            self.events.lease(self.store.as_ref()).await
+        } else {
+            Ok(0)
         }
     }
 
@@ -935,7 +984,12 @@ impl Registry {
             return Ok(obj);
         }
         let allocated = self.allocate_for_create(r, &mut obj).await?;
-        match self.store.create(&key, Self::encode(r, &obj)).await {
+        let lease = self.lease_for(r).await?;
+        match self
+            .store
+            .create_leased(&key, Self::encode(r, &obj), lease)
+            .await
+        {
             Ok(rev) => {
                 meta::set_meta(&mut obj, "resourceVersion", json!(rev.to_string()));
                 debug!(key, rev, "created");
@@ -1331,9 +1385,10 @@ impl Registry {
             if ctx.dry_run {
                 return Ok((new, false));
             }
+            let lease = self.lease_for(r).await?;
             match self
                 .store
-                .update(&key, Self::encode(r, &new), kv.mod_revision)
+                .update_leased(&key, Self::encode(r, &new), kv.mod_revision, lease)
                 .await
             {
                 Ok(rev) => {

@@ -145,7 +145,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             admission::Chain::default_plugins(),
             openapi.clone(),
         )
-        .with_cache(cache),
+        .with_cache(cache)
+        .with_event_ttl(config.event_ttl),
     );
 
     let mut authenticators: Vec<Box<dyn Authenticator>> = Vec::new();

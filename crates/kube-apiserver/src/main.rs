@@ -58,6 +58,9 @@ struct Flags {
     /// Minimum number of seconds a handler must keep a request open (watch timeouts are randomized between this and twice this).
     #[arg(long, default_value_t = 1800)]
     min_request_timeout: u64,
+    /// Amount of time to retain events.
+    #[arg(long, default_value = "1h0m0s")]
+    event_ttl: String,
     /// Log verbosity (accepted for compatibility; use RUST_LOG for filters).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     verbosity: u8,
@@ -103,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
         max_requests_inflight: flags.max_requests_inflight,
         max_mutating_requests_inflight: flags.max_mutating_requests_inflight,
         min_request_timeout: flags.min_request_timeout,
+        event_ttl: apiserver::config::parse_go_duration(&flags.event_ttl)
+            .map_err(anyhow::Error::msg)
+            .context("--event-ttl")?,
     };
     apiserver::run(config, shutdown_signal()).await?;
     Ok(())

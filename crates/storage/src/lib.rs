@@ -162,10 +162,27 @@ pub trait Store: Send + Sync + 'static {
         revision: i64,
     ) -> Result<ListResult>;
     /// Creates a key that must not exist; returns the new revision.
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64>;
+    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
+        self.create_leased(key, value, 0).await
+    }
+    /// Like [`Store::create`], with the key attached to `lease` (0 = none)
+    /// so it expires with the lease (Events, as upstream's `--event-ttl`).
+    async fn create_leased(&self, key: &str, value: Vec<u8>, lease: i64) -> Result<i64>;
     /// Replaces a key whose mod revision must equal `expected`; returns the
     /// new revision.
-    async fn update(&self, key: &str, value: Vec<u8>, expected: i64) -> Result<i64>;
+    async fn update(&self, key: &str, value: Vec<u8>, expected: i64) -> Result<i64> {
+        self.update_leased(key, value, expected, 0).await
+    }
+    /// Like [`Store::update`], with the key attached to `lease` (0 = none).
+    async fn update_leased(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: i64,
+        lease: i64,
+    ) -> Result<i64>;
+    /// Grants a lease of `ttl_seconds`; keys attached to it go when it ends.
+    async fn grant_lease(&self, ttl_seconds: i64) -> Result<i64>;
     /// Deletes a key whose mod revision must equal `expected`; returns the
     /// revision of the delete.
     async fn delete(&self, key: &str, expected: i64) -> Result<i64>;
@@ -291,10 +308,10 @@ impl Store for EtcdStore {
         })
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
+    async fn create_leased(&self, key: &str, value: Vec<u8>, lease: i64) -> Result<i64> {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value, None)]);
+            .and_then([TxnOp::put(key, value, put_options(lease))]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
             return Err(StorageError::AlreadyExists(key.to_string()));
@@ -302,9 +319,20 @@ impl Store for EtcdStore {
         Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
     }
 
-    async fn update(&self, key: &str, value: Vec<u8>, expected: i64) -> Result<i64> {
-        self.write_if_unchanged(key, expected, TxnOp::put(key, value, None))
+    async fn update_leased(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: i64,
+        lease: i64,
+    ) -> Result<i64> {
+        self.write_if_unchanged(key, expected, TxnOp::put(key, value, put_options(lease)))
             .await
+    }
+
+    async fn grant_lease(&self, ttl_seconds: i64) -> Result<i64> {
+        let resp = self.client.lease_client().grant(ttl_seconds, None).await?;
+        Ok(resp.id())
     }
 
     async fn delete(&self, key: &str, expected: i64) -> Result<i64> {
@@ -435,6 +463,10 @@ impl Store for EtcdStore {
     async fn healthy(&self) -> Result<()> {
         self.current_revision().await.map(|_| ())
     }
+}
+
+fn put_options(lease: i64) -> Option<etcd_client::PutOptions> {
+    (lease != 0).then(|| etcd_client::PutOptions::new().with_lease(lease))
 }
 
 fn conflict_from(key: &str, resp: &etcd_client::TxnResponse) -> StorageError {

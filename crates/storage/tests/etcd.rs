@@ -135,3 +135,25 @@ async fn progress_on_request_reports_current_revision() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn leased_keys_expire_with_their_lease() {
+    let (_etcd, s, p) = store().await;
+    let lease = s.grant_lease(1).await.unwrap();
+    let key = format!("{p}/events/default/e1");
+    let rev = s.create_leased(&key, b"1".to_vec(), lease).await.unwrap();
+    s.update_leased(&key, b"2".to_vec(), rev, lease)
+        .await
+        .unwrap();
+    assert!(s.get(&key).await.unwrap().is_some());
+    // etcd expires a 1 s lease within a few seconds.
+    let mut gone = false;
+    for _ in 0..100 {
+        if s.get(&key).await.unwrap().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "leased key outlived its lease");
+}
