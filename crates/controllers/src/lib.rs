@@ -1,0 +1,387 @@
+//! The controllers of kube-controller-manager.
+//!
+//! Start at [`run`]: it builds a client, serves `/healthz` and `/metrics`,
+//! waits for the `kube-system/kube-controller-manager` Lease when leader
+//! election is on, then runs every enabled controller until `shutdown`
+//! resolves. [`run_controllers`] is the same without the client, health
+//! server and election, for tests that bring their own client.
+//!
+//! One module per controller ([`namespace`], [`serviceaccount`],
+//! [`replicaset`], [`deployment`], [`garbagecollector`]). Each watches what
+//! it needs through the shared informers of [`context::Context`], queues
+//! object keys in a [`client_support::WorkQueue`] and syncs one key at a
+//! time from the current state (level-triggered), so a restart at any
+//! moment converges to the same objects.
+
+pub mod context;
+pub mod deployment;
+pub mod garbagecollector;
+pub mod health;
+pub mod metrics;
+pub mod namespace;
+pub mod replicaset;
+pub mod serviceaccount;
+pub mod util;
+pub mod worker;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use client_support::{LeaderElectionConfig, LeaderElector};
+use kube::Client;
+
+pub use context::Context;
+pub use metrics::Metrics;
+
+/// Errors from the controller manager and its controllers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request to the apiserver failed.
+    #[error("{context}: {source}")]
+    Kube {
+        /// What was being done, naming the object.
+        context: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The kubeconfig could not be loaded.
+    #[error("kubeconfig {path}: {source}")]
+    Kubeconfig {
+        /// The `--kubeconfig` path (or "in-cluster/default").
+        path: String,
+        /// The loader's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file given by a flag could not be read.
+    #[error("{flag} {path}: {source}")]
+    File {
+        /// The flag.
+        flag: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The health/metrics listener could not be bound.
+    #[error("serving health on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Leader election failed or was lost.
+    #[error(transparent)]
+    LeaderElection(#[from] client_support::LeaderElectionError),
+    /// A sync could not finish yet and must be retried (not a failure of
+    /// the apiserver: content remains, a cache is behind, ...).
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl Error {
+    /// Wraps a client error with what was being done.
+    pub fn kube(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Kube { context, source }
+    }
+
+    /// Whether this is a 409 Conflict (retried quietly).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube { source, .. } if util::is_code(source, 409))
+    }
+}
+
+/// The manager's settings (upstream's flags).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--kubeconfig`; the default client configuration when absent.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--leader-elect`.
+    pub leader_elect: bool,
+    /// `--leader-elect-lease-duration` (15 s).
+    pub lease_duration: Duration,
+    /// `--leader-elect-renew-deadline` (10 s).
+    pub renew_deadline: Duration,
+    /// `--leader-elect-retry-period` (2 s).
+    pub retry_period: Duration,
+    /// `--controllers`: `*`, `name`, `-name`.
+    pub controllers: Vec<String>,
+    /// `--cluster-cidr` (node IPAM, not implemented yet).
+    pub cluster_cidr: Option<String>,
+    /// `--allocate-node-cidrs` (node IPAM, not implemented yet).
+    pub allocate_node_cidrs: bool,
+    /// `--node-cidr-mask-size` (24).
+    pub node_cidr_mask_size: u8,
+    /// `--node-monitor-grace-period` (50 s; node lifecycle, not implemented yet).
+    pub node_monitor_grace_period: Duration,
+    /// `--concurrent-deployment-syncs` (5).
+    pub concurrent_deployment_syncs: usize,
+    /// `--concurrent-replicaset-syncs` (5).
+    pub concurrent_replicaset_syncs: usize,
+    /// `--concurrent-namespace-syncs` (10).
+    pub concurrent_namespace_syncs: usize,
+    /// `--concurrent-serviceaccount-syncs`... upstream has none; 5 workers.
+    pub concurrent_serviceaccount_syncs: usize,
+    /// `--concurrent-gc-syncs` (20).
+    pub concurrent_gc_syncs: usize,
+    /// `--root-ca-file`: published as `kube-root-ca.crt` in every namespace.
+    pub root_ca_file: Option<PathBuf>,
+    /// `--bind-address` for `/healthz` and `/metrics`.
+    pub bind_address: IpAddr,
+    /// `--secure-port` (10257; 0 disables serving).
+    pub secure_port: u16,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            kubeconfig: None,
+            leader_elect: true,
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+            controllers: vec!["*".into()],
+            cluster_cidr: None,
+            allocate_node_cidrs: false,
+            node_cidr_mask_size: 24,
+            node_monitor_grace_period: Duration::from_secs(50),
+            concurrent_deployment_syncs: 5,
+            concurrent_replicaset_syncs: 5,
+            concurrent_namespace_syncs: 10,
+            concurrent_serviceaccount_syncs: 5,
+            concurrent_gc_syncs: 20,
+            root_ca_file: None,
+            bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            secure_port: 10257,
+        }
+    }
+}
+
+/// The controllers this crate has: upstream name and its short alias.
+pub const CONTROLLERS: &[(&str, &str)] = &[
+    ("namespace-controller", "namespace"),
+    ("serviceaccount-controller", "serviceaccount"),
+    (
+        "root-ca-certificate-publisher-controller",
+        "root-ca-cert-publisher",
+    ),
+    ("replicaset-controller", "replicaset"),
+    ("deployment-controller", "deployment"),
+    ("garbage-collector-controller", "garbagecollector"),
+];
+
+/// Upstream `IsControllerEnabled`: an explicit `name` or `-name` (either
+/// spelling) wins; otherwise on only if `*` is given.
+pub fn controller_enabled(flags: &[String], name: &str) -> bool {
+    let alias = CONTROLLERS
+        .iter()
+        .find(|(n, a)| *n == name || *a == name)
+        .map(|(n, a)| (*n, *a))
+        .unwrap_or((name, name));
+    let mut star = false;
+    for f in flags {
+        let f = f.trim();
+        if f == alias.0 || f == alias.1 {
+            return true;
+        }
+        if let Some(neg) = f.strip_prefix('-') {
+            if neg == alias.0 || neg == alias.1 {
+                return false;
+            }
+        }
+        if f == "*" {
+            star = true;
+        }
+    }
+    star
+}
+
+/// Builds the client from `--kubeconfig` (or the default configuration).
+pub async fn client_from(opts: &Options) -> Result<Client, Error> {
+    let config = match &opts.kubeconfig {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| Error::Kubeconfig {
+                path: p.display().to_string(),
+                source: Box::new(e),
+            })?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Kubeconfig {
+                    path: p.display().to_string(),
+                    source: Box::new(e),
+                })?
+        }
+        None => kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
+            path: "default".into(),
+            source: Box::new(e),
+        })?,
+    };
+    Client::try_from(config).map_err(|e| Error::Kubeconfig {
+        path: opts
+            .kubeconfig
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default".into()),
+        source: Box::new(e),
+    })
+}
+
+/// Runs kube-controller-manager until `shutdown` resolves: health and
+/// metrics, leader election (when enabled), the controllers.
+pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let client = client_from(&opts).await?;
+    let metrics = Arc::new(Metrics::default());
+    let _health = if opts.secure_port != 0 {
+        Some(
+            health::serve(
+                (opts.bind_address, opts.secure_port).into(),
+                metrics.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    run_with_client(client, opts, metrics, shutdown).await
+}
+
+/// As [`run`] with a given client and no health server (tests use this).
+pub async fn run_with_client(
+    client: Client,
+    opts: Options,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    if !opts.leader_elect {
+        metrics.set_leader(true);
+        return run_controllers(client, opts, metrics, shutdown).await;
+    }
+    let mut cfg = LeaderElectionConfig::new("kube-system", "kube-controller-manager");
+    cfg.lease_duration = opts.lease_duration;
+    cfg.renew_deadline = opts.renew_deadline;
+    cfg.retry_period = opts.retry_period;
+    let elector = LeaderElector::new(client.clone(), cfg);
+    let mut leading = elector.leading();
+    let m = metrics.clone();
+    let watch_leader = async move {
+        while leading.changed().await.is_ok() {
+            m.set_leader(*leading.borrow());
+        }
+    };
+    let work = async {
+        // Runs until dropped (shutdown or lost lease).
+        let _ = run_controllers(
+            client.clone(),
+            opts.clone(),
+            metrics.clone(),
+            std::future::pending(),
+        )
+        .await;
+    };
+    tokio::select! {
+        r = elector.run(work, shutdown) => r.map_err(Error::from),
+        _ = watch_leader => Ok(()),
+    }
+}
+
+/// Starts every enabled controller and runs them until `shutdown`.
+pub async fn run_controllers(
+    client: Client,
+    opts: Options,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let ctx = Context::new(client, opts.clone(), metrics);
+    let on = |n: &str| controller_enabled(&opts.controllers, n);
+    let mut runs: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+    let mut queues = Vec::new();
+    if on("namespace-controller") {
+        let c = namespace::NamespaceController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("serviceaccount-controller") {
+        let c = serviceaccount::ServiceAccountController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("root-ca-certificate-publisher-controller") {
+        if let Some(path) = &opts.root_ca_file {
+            let ca = std::fs::read_to_string(path).map_err(|source| Error::File {
+                flag: "--root-ca-file",
+                path: path.clone(),
+                source,
+            })?;
+            let c = serviceaccount::RootCaPublisher::new(ctx.clone(), ca);
+            queues.push(c.queue());
+            runs.push(Box::pin(c.run()));
+        }
+    }
+    if on("replicaset-controller") {
+        let c = replicaset::ReplicaSetController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("deployment-controller") {
+        let c = deployment::DeploymentController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    let mut gc = None;
+    if on("garbage-collector-controller") {
+        gc = Some(garbagecollector::GarbageCollector::new(ctx.clone()));
+    }
+    ctx.start().await;
+    tracing::info!("informers synced; starting controllers");
+    let all = futures::future::join_all(runs);
+    let gc_run = async {
+        match gc {
+            Some(gc) => gc.run().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = all => {}
+        _ = gc_run => {}
+    }
+    for q in queues {
+        q.shut_down();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::controller_enabled;
+
+    #[test]
+    fn controllers_flag_as_upstream() {
+        let f = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(controller_enabled(&f(&["*"]), "deployment-controller"));
+        assert!(!controller_enabled(
+            &f(&["*", "-deployment"]),
+            "deployment-controller"
+        ));
+        assert!(!controller_enabled(
+            &f(&["-deployment-controller", "*"]),
+            "deployment"
+        ));
+        assert!(controller_enabled(
+            &f(&["replicaset"]),
+            "replicaset-controller"
+        ));
+        assert!(!controller_enabled(
+            &f(&["replicaset"]),
+            "namespace-controller"
+        ));
+    }
+}

@@ -1,0 +1,680 @@
+//! A throw-away containerd for integration tests (feature `testing`).
+//!
+//! [`Containerd::start`] claims a free slot `N` (0 to 255) and runs a
+//! containerd of its own: root, state, socket and CNI configuration under
+//! `$TMPDIR/cri-testing-N/`, a CNI bridge `cnitestN` with pods in
+//! `10.250.N.0/24`, the cgroupfs driver with pods under `/cri-testing-N`.
+//! It imports the project's busybox and pause images
+//! (`hack/build-images.sh`, built on first use).
+//!
+//! Dropping it removes every sandbox through CRI, then kills only the
+//! processes it started (its containerd, the shims serving its socket, and
+//! processes left in its cgroups), unmounts what lies under its directory,
+//! deletes its bridge and cgroups, and removes the directory.
+//!
+//! Needs root, Debian's `containerd`, `runc`, `containernetworking-plugins`
+//! and `iptables`, and the image tools of `hack/install-deps.sh`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The sandbox (pause) image containerd is configured with.
+pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.9";
+/// The busybox image imported into every test containerd.
+pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.35";
+
+/// How long containerd may take to listen on its socket.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What can keep a test containerd from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum TestingError {
+    /// A file or directory operation failed.
+    #[error("{context}")]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A helper command exited unsuccessfully.
+    #[error("{command} failed ({status}): {stderr}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// The end of what it wrote to stderr.
+        stderr: String,
+    },
+    /// Something the harness needs is missing on this machine.
+    #[error("cannot run a test containerd: {0}")]
+    Unavailable(String),
+    /// containerd did not come up in time.
+    #[error("containerd did not listen on {socket} within {patience:?}; its log:\n{log}")]
+    NotReady {
+        /// The socket it should have created.
+        socket: String,
+        /// How long the harness waited.
+        patience: Duration,
+        /// The end of containerd's log.
+        log: String,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> TestingError {
+    let context = context.into();
+    move |source| TestingError::Io { context, source }
+}
+
+/// A running containerd owned by one test (see the module docs).
+#[derive(Debug)]
+pub struct Containerd {
+    slot: u8,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Containerd {
+    /// Claims a slot, writes the configuration, starts containerd, waits
+    /// for its socket and imports the busybox and pause images.
+    pub fn start() -> Result<Self, TestingError> {
+        preflight()?;
+        let (slot, dir) = claim_slot()?;
+        let mut this = Containerd {
+            slot,
+            dir,
+            child: None,
+        };
+        this.write_config()?;
+        this.spawn()?;
+        this.wait_ready()?;
+        this.import_images(&["pause", "busybox"])?;
+        Ok(this)
+    }
+
+    /// The slot number `N` this instance claimed.
+    pub fn slot(&self) -> u8 {
+        self.slot
+    }
+
+    /// The instance's directory (root, state, socket, CNI files, logs).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The CRI socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("containerd.sock")
+    }
+
+    /// The CNI bridge this instance's pods attach to.
+    pub fn bridge(&self) -> String {
+        format!("cnitest{}", self.slot)
+    }
+
+    /// The pod subnet, `10.250.N.0/24`.
+    pub fn subnet(&self) -> String {
+        format!("10.250.{}.0/24", self.slot)
+    }
+
+    /// The cgroup (cgroupfs driver) under which pods of this instance
+    /// should put their `cgroup_parent`, such as `/cri-testing-N/pod<uid>`.
+    pub fn cgroup_root(&self) -> String {
+        format!("/cri-testing-{}", self.slot)
+    }
+
+    /// A directory for pod logs (`<dir>/pods`), created on demand.
+    pub fn pod_log_root(&self) -> PathBuf {
+        self.dir.join("pods")
+    }
+
+    /// The last lines of containerd's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Imports images built by `hack/build-images.sh` (building them when
+    /// missing) into this containerd's `k8s.io` namespace.
+    pub fn import_images(&self, names: &[&str]) -> Result<(), TestingError> {
+        let script = repo_root().join("hack/build-images.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script)
+            .arg("import")
+            .arg(self.socket())
+            .args(names);
+        run(&mut cmd)
+    }
+
+    fn write_config(&self) -> Result<(), TestingError> {
+        let dir = &self.dir;
+        let net_d = dir.join("net.d");
+        fs::create_dir_all(&net_d).map_err(io_err(format!("creating {}", net_d.display())))?;
+        fs::create_dir_all(self.pod_log_root())
+            .map_err(io_err("creating the pod log directory"))?;
+        let config = format!(
+            r#"version = 2
+root = "{dir}/root"
+state = "{dir}/state"
+[grpc]
+  address = "{dir}/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{dir}/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
+    endpoint = ["http://127.0.0.1:5000"]
+"#,
+            dir = dir.display()
+        );
+        let path = dir.join("config.toml");
+        fs::write(&path, config).map_err(io_err(format!("writing {}", path.display())))?;
+        // As environment.md's conflist, with this slot's bridge, subnet and
+        // IPAM state directory.
+        let conflist = format!(
+            r#"{{"cniVersion":"1.0.0","name":"cri-testing-{slot}","plugins":[
+ {{"type":"bridge","bridge":"{bridge}","isGateway":true,"ipMasq":true,"hairpinMode":true,
+  "ipam":{{"type":"host-local","ranges":[[{{"subnet":"{subnet}"}}]],
+          "routes":[{{"dst":"0.0.0.0/0"}}],"dataDir":"{dir}/ipam"}}}},
+ {{"type":"portmap","capabilities":{{"portMappings":true}}}}]}}
+"#,
+            slot = self.slot,
+            bridge = self.bridge(),
+            subnet = self.subnet(),
+            dir = dir.display()
+        );
+        let path = net_d.join("10-cri-testing.conflist");
+        fs::write(&path, conflist).map_err(io_err(format!("writing {}", path.display())))
+    }
+
+    fn spawn(&mut self) -> Result<(), TestingError> {
+        let log_path = self.dir.join("containerd.log");
+        let log = fs::File::create(&log_path)
+            .map_err(io_err(format!("creating {}", log_path.display())))?;
+        let err = log
+            .try_clone()
+            .map_err(io_err("duplicating the log file"))?;
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(self.dir.join("config.toml"))
+            .arg("--log-level")
+            .arg("info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(io_err("starting containerd"))?;
+        fs::write(self.dir.join("containerd.pid"), child.id().to_string())
+            .map_err(io_err("recording containerd's pid"))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn wait_ready(&mut self) -> Result<(), TestingError> {
+        let socket = self.socket();
+        let deadline = Instant::now() + START_PATIENCE;
+        loop {
+            if StdUnixStream::connect(&socket).is_ok() {
+                return Ok(());
+            }
+            let exited = match self.child.as_mut() {
+                Some(child) => child.try_wait().ok().flatten().is_some(),
+                None => true,
+            };
+            if exited || Instant::now() > deadline {
+                return Err(TestingError::NotReady {
+                    socket: socket.display().to_string(),
+                    patience: START_PATIENCE,
+                    log: self.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                remove_sandboxes(&self.socket());
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        cleanup_slot(self.slot, &self.dir);
+    }
+}
+
+/// Stops and removes every sandbox through CRI, when containerd still
+/// answers on `socket`, so that containerd itself runs CNI DEL (veth,
+/// iptables rules, IP) and removes netns mounts, containers and shims.
+fn remove_sandboxes(socket: &Path) {
+    if StdUnixStream::connect(socket).is_err() {
+        return;
+    }
+    let socket = socket.to_path_buf();
+    let worker = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            use crate::Runtime;
+            let Ok(cri) = crate::CriRuntime::connect(&socket).await else { return };
+            let cri = cri.with_request_timeout(Duration::from_secs(20));
+            let Ok(sandboxes) = cri.list_pod_sandbox(None).await else { return };
+            for sandbox in sandboxes {
+                if let Err(e) = cri.stop_pod_sandbox(&sandbox.id).await {
+                    tracing::warn!(id = %sandbox.id, error = %e, "test containerd: stopping sandbox");
+                }
+                if let Err(e) = cri.remove_pod_sandbox(&sandbox.id).await {
+                    tracing::warn!(id = %sandbox.id, error = %e, "test containerd: removing sandbox");
+                }
+            }
+        });
+    });
+    let _ = worker.join();
+}
+
+/// Everything an instance in `slot` may have left once its containerd is
+/// gone (all of it, when the test process was killed): shims, container
+/// processes and their network namespaces, NAT rules, mounts, the bridge,
+/// cgroups, runc state, files.
+fn cleanup_slot(slot: u8, dir: &Path) {
+    // Shims are started with `-address <dir>/containerd.sock`.
+    let marker = dir.join("containerd.sock").display().to_string();
+    for pid in pids_whose_cmdline_contains(&marker) {
+        kill(pid);
+    }
+    let cgroup_root = format!("cri-testing-{slot}");
+    let netns = kill_cgroup_processes(&cgroup_root);
+    remove_netns_mounts(&netns);
+    remove_nat_rules(&format!("cri-testing-{slot}"));
+    remove_runc_state(dir);
+    unmount_under(dir);
+    let bridge = format!("cnitest{slot}");
+    if Path::new("/sys/class/net").join(&bridge).exists() {
+        let _ = Command::new("ip")
+            .args(["link", "delete", &bridge])
+            .status();
+    }
+    remove_cgroups(&cgroup_root);
+    if let Err(e) = fs::remove_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "test containerd: removing its directory");
+    }
+}
+
+fn preflight() -> Result<(), TestingError> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(io_err("running id -u"))?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Err(TestingError::Unavailable("must run as root".into()));
+    }
+    for path in [
+        "/usr/bin/containerd",
+        "/usr/lib/cni/bridge",
+        "/usr/lib/cni/host-local",
+        "/usr/lib/cni/portmap",
+    ] {
+        if !Path::new(path).exists() {
+            return Err(TestingError::Unavailable(format!(
+                "{path} is missing (run hack/install-deps.sh)"
+            )));
+        }
+    }
+    if which("runc").is_none() {
+        return Err(TestingError::Unavailable(
+            "runc is missing (run hack/install-deps.sh)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+}
+
+/// Claims `$TMPDIR/cri-testing-N` for the first free `N`: the directory's
+/// creation is the lock, `owner.pid` says who holds it. A directory whose
+/// owner is dead is cleaned up and reused.
+fn claim_slot() -> Result<(u8, PathBuf), TestingError> {
+    let base = std::env::temp_dir();
+    for slot in 0..=u8::MAX {
+        let dir = base.join(format!("cri-testing-{slot}"));
+        let owner = dir.join("owner.pid");
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let alive = fs::read_to_string(&owner)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                    .is_none_or(process_alive);
+                // One process reclaims a dead owner's slot; others move on.
+                let reclaim = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(dir.join("reclaim.lock"));
+                if alive || reclaim.is_err() {
+                    continue;
+                }
+                // A crashed run's leftovers: its containerd may still run,
+                // and can then tear its own pods down.
+                remove_sandboxes(&dir.join("containerd.sock"));
+                if let Some(pid) = fs::read_to_string(dir.join("containerd.pid"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                {
+                    if cmdline(pid).is_some_and(|c| c.contains(&dir.display().to_string())) {
+                        kill(pid);
+                    }
+                }
+                cleanup_slot(slot, &dir);
+                if fs::create_dir(&dir).is_err() {
+                    continue;
+                }
+            }
+            Err(e) => return Err(io_err(format!("creating {}", dir.display()))(e)),
+        }
+        // A bridge by this name that no claim covers is someone else's.
+        if Path::new(&format!("/sys/class/net/cnitest{slot}")).exists() {
+            let _ = fs::remove_dir(&dir);
+            continue;
+        }
+        fs::write(&owner, std::process::id().to_string())
+            .map_err(io_err(format!("writing {}", owner.display())))?;
+        return Ok((slot, dir));
+    }
+    Err(TestingError::Unavailable(
+        "all 256 test containerd slots are taken".into(),
+    ))
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(cmd: &mut Command) -> Result<(), TestingError> {
+    let output = cmd.output().map_err(io_err(format!("running {cmd:?}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+    Err(TestingError::Command {
+        command: format!("{cmd:?}"),
+        status: output.status,
+        stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn process_alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn cmdline(pid: u32) -> Option<String> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(String::from_utf8_lossy(&raw).replace('\0', " "))
+}
+
+fn pids_whose_cmdline_contains(marker: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| cmdline(pid).is_some_and(|c| c.contains(marker)))
+        .collect()
+}
+
+fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// cgroup v1 hierarchies (`/sys/fs/cgroup/<controller>`) holding `name`.
+fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir("/sys/fs/cgroup") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(name))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Kills every process in the `name` cgroups and returns the network
+/// namespaces (nsfs inodes) they were in.
+fn kill_cgroup_processes(name: &str) -> BTreeSet<u64> {
+    let mut netns = BTreeSet::new();
+    for root in cgroup_dirs(name) {
+        for dir in subdirs_deepest_first(&root) {
+            let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) else {
+                continue;
+            };
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+                if let Some(ino) = fs::read_link(format!("/proc/{pid}/ns/net"))
+                    .ok()
+                    .and_then(|l| {
+                        l.to_str()?
+                            .strip_prefix("net:[")?
+                            .strip_suffix(']')?
+                            .parse()
+                            .ok()
+                    })
+                {
+                    netns.insert(ino);
+                }
+                kill(pid);
+            }
+        }
+    }
+    netns
+}
+
+/// Unmounts and removes the `/run/netns` files of the given namespaces
+/// (containerd pins a sandbox's namespace there).
+fn remove_netns_mounts(inodes: &BTreeSet<u64>) {
+    let Ok(entries) = fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if fs::metadata(&path).is_ok_and(|m| inodes.contains(&m.ino())) {
+            let _ = Command::new("umount")
+                .arg(&path)
+                .stderr(Stdio::null())
+                .status();
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// Deletes the NAT rules and chains the bridge plugin's `ipMasq` made for
+/// the CNI network `network` (their comments name it).
+fn remove_nat_rules(network: &str) {
+    let tag = format!("name: \"{network}\"");
+    let Ok(rules) = Command::new("iptables")
+        .args(["-t", "nat", "-S", "POSTROUTING"])
+        .output()
+    else {
+        return;
+    };
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    let chains: BTreeSet<String> = rules
+        .lines()
+        .filter(|l| l.contains(&tag))
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "-j").nth(1))
+        .filter(|c| c.starts_with("CNI-"))
+        .map(str::to_owned)
+        .collect();
+    if chains.is_empty() {
+        return;
+    }
+    let Ok(listing) = Command::new("iptables")
+        .args(["-t", "nat", "-L", "POSTROUTING", "-n", "--line-numbers"])
+        .output()
+    else {
+        return;
+    };
+    let mut numbers: Vec<u32> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter(|l| l.contains(&tag))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    numbers.sort_unstable_by(|a, b| b.cmp(a));
+    for n in numbers {
+        let _ = Command::new("iptables")
+            .args(["-t", "nat", "-D", "POSTROUTING", &n.to_string()])
+            .status();
+    }
+    for chain in chains {
+        let _ = Command::new("iptables")
+            .args(["-t", "nat", "-F", &chain])
+            .status();
+        let _ = Command::new("iptables")
+            .args(["-t", "nat", "-X", &chain])
+            .status();
+    }
+}
+
+/// runc keeps container state in `/run/containerd/runc/k8s.io/<id>`; the
+/// ids are the task directories under this instance's state.
+fn remove_runc_state(dir: &Path) {
+    let Ok(tasks) = fs::read_dir(dir.join("state/io.containerd.runtime.v2.task/k8s.io")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        let id = task.file_name();
+        let _ = fs::remove_dir_all(Path::new("/run/containerd/runc/k8s.io").join(&id));
+    }
+}
+
+fn remove_cgroups(name: &str) {
+    for root in cgroup_dirs(name) {
+        for dir in subdirs_deepest_first(&root) {
+            // A cgroup empties a moment after its last process is killed.
+            for _ in 0..20 {
+                if fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// `root` and every directory below it, children before parents.
+fn subdirs_deepest_first(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        out.push(dir);
+    }
+    out.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    out
+}
+
+/// Unmounts every mount point under `dir`, innermost first.
+fn unmount_under(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.display().to_string();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mount_point)
+        .filter(|p| p == &prefix || p.starts_with(&format!("{prefix}/")))
+        .collect();
+    points.reverse();
+    for point in points {
+        let _ = Command::new("umount")
+            .args(["--lazy", &point])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mount_point(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b));
+        if bytes[i] == b'\\' && octal {
+            let v = bytes[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+            out.push(u8::try_from(v).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_unescaped() {
+        assert_eq!(unescape_mount_point(r"/tmp/a\040b"), "/tmp/a b");
+        assert_eq!(unescape_mount_point("/plain"), "/plain");
+        assert_eq!(unescape_mount_point(r"/x\134y"), r"/x\y");
+    }
+}

@@ -1,0 +1,125 @@
+//! kube-controller-manager: upstream's flags, then `controllers::run`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Runs the Kubernetes controllers.
+#[derive(Parser, Debug)]
+#[command(name = "kube-controller-manager", version)]
+struct Flags {
+    /// Path to a kubeconfig file with the apiserver's address and credentials.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Run only while holding the kube-system/kube-controller-manager Lease.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// Lease duration for leader election.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_elect_lease_duration: Duration,
+    /// Renew deadline for leader election.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// Retry period for leader election.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_elect_retry_period: Duration,
+    /// Controllers to enable: '*' (all on by default), 'foo', '-foo'.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
+    /// CIDR range for pods (node IPAM; not implemented yet).
+    #[arg(long)]
+    cluster_cidr: Option<String>,
+    /// Allocate pod CIDRs to nodes (not implemented yet).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    allocate_node_cidrs: bool,
+    /// Mask size of node CIDRs.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
+    /// Time a node may be unresponsive before it is marked unhealthy (not implemented yet).
+    #[arg(long, default_value = "50s", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
+    /// Deployments synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_deployment_syncs: usize,
+    /// ReplicaSets synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_replicaset_syncs: usize,
+    /// Namespaces synced concurrently.
+    #[arg(long, default_value_t = 10)]
+    concurrent_namespace_syncs: usize,
+    /// Garbage collector workers.
+    #[arg(long, default_value_t = 20)]
+    concurrent_gc_syncs: usize,
+    /// CA bundle published as the kube-root-ca.crt ConfigMap in every namespace.
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
+    /// Address for /healthz and /metrics.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_address: IpAddr,
+    /// Port for /healthz and /metrics (plain HTTP for now; 0 disables).
+    #[arg(long, default_value_t = 10257)]
+    secure_port: u16,
+}
+
+/// Go-style durations: `15s`, `500ms`, `2m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let f = Flags::parse();
+    let opts = controllers::Options {
+        kubeconfig: f.kubeconfig,
+        leader_elect: f.leader_elect,
+        lease_duration: f.leader_elect_lease_duration,
+        renew_deadline: f.leader_elect_renew_deadline,
+        retry_period: f.leader_elect_retry_period,
+        controllers: f.controllers,
+        cluster_cidr: f.cluster_cidr,
+        allocate_node_cidrs: f.allocate_node_cidrs,
+        node_cidr_mask_size: f.node_cidr_mask_size,
+        node_monitor_grace_period: f.node_monitor_grace_period,
+        concurrent_deployment_syncs: f.concurrent_deployment_syncs,
+        concurrent_replicaset_syncs: f.concurrent_replicaset_syncs,
+        concurrent_namespace_syncs: f.concurrent_namespace_syncs,
+        concurrent_gc_syncs: f.concurrent_gc_syncs,
+        root_ca_file: f.root_ca_file,
+        bind_address: f.bind_address,
+        secure_port: f.secure_port,
+        ..controllers::Options::default()
+    };
+    controllers::run(opts, shutdown_signal()).await?;
+    Ok(())
+}

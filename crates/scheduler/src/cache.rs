@@ -1,0 +1,275 @@
+//! The scheduler cache: nodes and the pods counted on them.
+//!
+//! A pod counts on its node from the moment the scheduler *assumes* it
+//! (right after choosing the node, before the binding is written), so the
+//! next cycle already sees the resources taken. When the bound pod arrives
+//! from the watch, the assumption is confirmed (or moved, if it landed
+//! elsewhere); a failed binding *forgets* it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::nodeinfo::{pod_key, NodeInfo, PodEntry};
+
+/// The nodes one scheduling cycle works on (cheap to take: `Arc`s).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Nodes that exist, in a stable order (by name).
+    pub nodes: Vec<Arc<NodeInfo>>,
+    /// Normalised image name -> number of nodes that have it.
+    pub image_nodes: Arc<HashMap<String, usize>>,
+}
+
+#[derive(Debug)]
+struct PodState {
+    node: String,
+    assumed: bool,
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct Cache {
+    nodes: BTreeMap<String, Arc<NodeInfo>>,
+    pods: HashMap<String, PodState>,
+    image_nodes: Arc<HashMap<String, usize>>,
+    images_dirty: bool,
+    snapshot: Option<Snapshot>,
+}
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
+        self.snapshot = None;
+        Arc::make_mut(
+            self.nodes
+                .entry(name.to_string())
+                .or_insert_with(|| Arc::new(NodeInfo::new(name))),
+        )
+    }
+
+    /// Adds or replaces a node object.
+    pub fn upsert_node(&mut self, node: Arc<Node>) {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        self.node_mut(&name).set_node(node);
+        self.images_dirty = true;
+    }
+
+    /// Removes a node; its pods stay accounted until they are deleted.
+    pub fn remove_node(&mut self, name: &str) {
+        self.snapshot = None;
+        self.images_dirty = true;
+        let Some(ni) = self.nodes.get_mut(name) else {
+            return;
+        };
+        if ni.pods.is_empty() {
+            self.nodes.remove(name);
+        } else {
+            Arc::make_mut(ni).node = None;
+        }
+    }
+
+    /// Counts `pod` (whose `spec.nodeName` is already set) on its node
+    /// before the binding is confirmed.
+    pub fn assume_pod(&mut self, pod: Arc<Pod>) {
+        let key = pod_key(&pod);
+        let node = node_name(&pod);
+        self.remove_pod(&key);
+        self.node_mut(&node).add_pod(PodEntry::new(pod));
+        self.pods.insert(
+            key,
+            PodState {
+                node,
+                assumed: true,
+            },
+        );
+    }
+
+    /// Undoes [`Cache::assume_pod`] after a failed binding.
+    pub fn forget_pod(&mut self, key: &str) {
+        if self.pods.get(key).is_some_and(|p| p.assumed) {
+            self.remove_pod(key);
+        }
+    }
+
+    /// Whether the pod is assumed and not yet confirmed by the watch.
+    pub fn is_assumed(&self, key: &str) -> bool {
+        self.pods.get(key).is_some_and(|p| p.assumed)
+    }
+
+    /// Whether the cache counts this pod anywhere.
+    pub fn has_pod(&self, key: &str) -> bool {
+        self.pods.contains_key(key)
+    }
+
+    /// A bound pod seen from the watch: confirms an assumption or adds/updates it.
+    pub fn upsert_bound_pod(&mut self, pod: Arc<Pod>) {
+        let key = pod_key(&pod);
+        let node = node_name(&pod);
+        if let Some(old) = self.pods.get(&key) {
+            let old_node = old.node.clone();
+            self.node_mut(&old_node).remove_pod(&key);
+            self.cleanup_ghost(&old_node);
+        }
+        self.node_mut(&node).add_pod(PodEntry::new(pod));
+        self.pods.insert(
+            key,
+            PodState {
+                node,
+                assumed: false,
+            },
+        );
+    }
+
+    /// Stops counting a pod (deleted, terminal, or forgotten).
+    pub fn remove_pod(&mut self, key: &str) {
+        if let Some(st) = self.pods.remove(key) {
+            self.node_mut(&st.node).remove_pod(key);
+            self.cleanup_ghost(&st.node);
+        }
+    }
+
+    fn cleanup_ghost(&mut self, node: &str) {
+        if self
+            .nodes
+            .get(node)
+            .is_some_and(|n| n.node.is_none() && n.pods.is_empty())
+        {
+            self.nodes.remove(node);
+        }
+    }
+
+    /// Keys of every pod the cache counts that is not assumed.
+    pub fn bound_pod_keys(&self) -> Vec<String> {
+        self.pods
+            .iter()
+            .filter(|(_, s)| !s.assumed)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Names of all existing nodes.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes
+            .values()
+            .filter(|n| n.node.is_some())
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// One node's info.
+    pub fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
+        self.nodes.get(name).cloned()
+    }
+
+    /// The nodes as they are now, for one scheduling cycle.
+    pub fn snapshot(&mut self) -> Snapshot {
+        if self.images_dirty {
+            let mut m: HashMap<String, usize> = HashMap::new();
+            for n in self.nodes.values().filter(|n| n.node.is_some()) {
+                for img in n.images.keys() {
+                    *m.entry(img.clone()).or_default() += 1;
+                }
+            }
+            self.image_nodes = Arc::new(m);
+            self.images_dirty = false;
+            self.snapshot = None;
+        }
+        if let Some(s) = &self.snapshot {
+            return s.clone();
+        }
+        let s = Snapshot {
+            nodes: self
+                .nodes
+                .values()
+                .filter(|n| n.node.is_some())
+                .cloned()
+                .collect(),
+            image_nodes: self.image_nodes.clone(),
+        };
+        self.snapshot = Some(s.clone());
+        s
+    }
+}
+
+fn node_name(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": name},
+                "status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "10"}}}))
+            .unwrap(),
+        )
+    }
+
+    fn pod(name: &str, node: &str) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x",
+                    "resources": {"requests": {"cpu": "500m"}}}]}}))
+            .unwrap(),
+        )
+    }
+
+    fn cpu(c: &mut Cache, n: &str) -> i64 {
+        let s = c.snapshot();
+        s.nodes
+            .iter()
+            .find(|x| x.name == n)
+            .map(|x| x.requested.milli_cpu)
+            .unwrap()
+    }
+
+    #[test]
+    fn assumed_pods_count_until_forgotten_or_confirmed() {
+        let mut c = Cache::new();
+        c.upsert_node(node("a"));
+        c.upsert_node(node("b"));
+        c.assume_pod(pod("p", "a"));
+        assert!(c.is_assumed("ns/p"));
+        assert_eq!(cpu(&mut c, "a"), 500);
+        c.forget_pod("ns/p");
+        assert_eq!(cpu(&mut c, "a"), 0);
+        c.assume_pod(pod("p", "a"));
+        // The watch confirms it (on another node, say): moved, no double count.
+        c.upsert_bound_pod(pod("p", "b"));
+        assert!(!c.is_assumed("ns/p"));
+        assert_eq!(cpu(&mut c, "a"), 0);
+        assert_eq!(cpu(&mut c, "b"), 500);
+        // Forgetting a confirmed pod does nothing.
+        c.forget_pod("ns/p");
+        assert_eq!(cpu(&mut c, "b"), 500);
+        c.remove_pod("ns/p");
+        assert_eq!(cpu(&mut c, "b"), 0);
+    }
+
+    #[test]
+    fn snapshots_skip_deleted_nodes_but_keep_their_pods_accounted() {
+        let mut c = Cache::new();
+        c.upsert_node(node("a"));
+        c.upsert_bound_pod(pod("p", "a"));
+        c.remove_node("a");
+        assert!(c.snapshot().nodes.is_empty());
+        c.upsert_node(node("a"));
+        assert_eq!(cpu(&mut c, "a"), 500);
+        // A pod bound to a node not seen yet is kept for when it appears.
+        c.upsert_bound_pod(pod("q", "z"));
+        assert_eq!(c.snapshot().nodes.len(), 1);
+        c.upsert_node(node("z"));
+        assert_eq!(cpu(&mut c, "z"), 500);
+    }
+}
