@@ -18,6 +18,8 @@ stop() {
 }
 
 # Reverse start order.
+stop kube-scheduler
+stop kube-controller-manager
 stop kube-apiserver
 stop etcd
 rm -rf "$OUT"

@@ -15,6 +15,11 @@ ETCD_ENDPOINT="http://127.0.0.1:${ETCD_CLIENT_PORT}"
 APISERVER_PORT="${APISERVER_PORT:-6443}"
 SERVICE_CIDR="${SERVICE_CIDR:-10.0.0.0/24}"
 NODE_PORT_RANGE="${NODE_PORT_RANGE:-30000-32767}"
+CONTROLLER_MANAGER_PORT="${CONTROLLER_MANAGER_PORT:-10257}"
+SCHEDULER_PORT="${SCHEDULER_PORT:-10259}"
+# What `make cluster` runs, in start order (the compat suite runs only the
+# first two so its API-level checks see no controllers at work).
+COMPONENTS="${COMPONENTS:-etcd kube-apiserver kube-controller-manager kube-scheduler}"
 
 etcd_flags() {
   echo --name=local \
@@ -37,6 +42,18 @@ kube_apiserver_flags() {
     --authorization-mode=AlwaysAllow \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --service-node-port-range="$NODE_PORT_RANGE"
+}
+
+kube_controller_manager_flags() {
+  echo --kubeconfig="$OUT/controller-manager.kubeconfig" \
+    --root-ca-file="$OUT/certs/apiserver-ca.crt" \
+    --leader-elect=true \
+    --secure-port="$CONTROLLER_MANAGER_PORT"
+}
+
+kube_scheduler_flags() {
+  echo --kubeconfig="$OUT/scheduler.kubeconfig" \
+    --secure-port="$SCHEDULER_PORT"
 }
 
 # True when the PID recorded in $RUN/<name>.pid is alive.

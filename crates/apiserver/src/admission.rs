@@ -75,7 +75,10 @@ impl Chain {
 
     /// The default plugins, in upstream's order.
     pub fn default_plugins() -> Self {
-        Chain::new(vec![Box::new(NamespaceLifecycle)])
+        Chain::new(vec![
+            Box::new(NamespaceLifecycle),
+            Box::new(DefaultTolerationSeconds::default()),
+        ])
     }
 
     /// Runs every mutating phase, then every validating phase.
@@ -152,5 +155,133 @@ impl Plugin for NamespaceLifecycle {
                 }
             }
         }
+    }
+}
+
+/// Adds upstream's default NoExecute tolerations for `not-ready` and
+/// `unreachable` nodes (300 s) to pods that tolerate neither, so pods are
+/// evicted from a lost node after five minutes rather than at once.
+pub struct DefaultTolerationSeconds {
+    pub not_ready_seconds: i64,
+    pub unreachable_seconds: i64,
+}
+
+impl Default for DefaultTolerationSeconds {
+    fn default() -> Self {
+        DefaultTolerationSeconds {
+            not_ready_seconds: 300,
+            unreachable_seconds: 300,
+        }
+    }
+}
+
+#[async_trait]
+impl Plugin for DefaultTolerationSeconds {
+    fn name(&self) -> &'static str {
+        "DefaultTolerationSeconds"
+    }
+
+    async fn admit(
+        &self,
+        attrs: &Attributes<'_>,
+        obj: Option<&mut Value>,
+        _lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        if attrs.operation != Operation::Create
+            || attrs.resource != "pods"
+            || !attrs.group.is_empty()
+            || !attrs.subresource.is_empty()
+        {
+            return Ok(());
+        }
+        let Some(pod) = obj else { return Ok(()) };
+        let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+            return Ok(());
+        };
+        let tolerations = spec
+            .entry("tolerations")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Some(list) = tolerations.as_array_mut() else {
+            return Ok(());
+        };
+        // A toleration covers a taint key for NoExecute when it names the
+        // key (or tolerates every key) with that effect or every effect.
+        let covers = |list: &[Value], key: &str| {
+            list.iter().any(|t| {
+                let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+                let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+                let op = t.get("operator").and_then(Value::as_str).unwrap_or("Equal");
+                (k == key || (k.is_empty() && op == "Exists"))
+                    && (effect.is_empty() || effect == "NoExecute")
+            })
+        };
+        for (key, secs) in [
+            ("node.kubernetes.io/not-ready", self.not_ready_seconds),
+            ("node.kubernetes.io/unreachable", self.unreachable_seconds),
+        ] {
+            if !covers(list, key) {
+                list.push(serde_json::json!({
+                    "key": key,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": secs,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct NoLookup;
+    #[async_trait]
+    impl Lookup for NoLookup {
+        async fn namespace(&self, _name: &str) -> Result<Option<Value>, StatusError> {
+            Ok(None)
+        }
+    }
+
+    fn attrs<'a>(user: &'a UserInfo) -> Attributes<'a> {
+        Attributes {
+            operation: Operation::Create,
+            group: "",
+            version: "v1",
+            resource: "pods",
+            subresource: "",
+            namespace: "default",
+            name: "p",
+            kind: "Pod",
+            user,
+            dry_run: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn default_tolerations_added_once() {
+        let user = UserInfo::anonymous();
+        let p = DefaultTolerationSeconds::default();
+        let mut pod = json!({"spec": {"containers": [], "tolerations": [
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}
+        ]}});
+        p.admit(&attrs(&user), Some(&mut pod), &NoLookup)
+            .await
+            .unwrap();
+        let t = pod["spec"]["tolerations"].as_array().unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t[0]["tolerationSeconds"], 10,
+            "an existing toleration is kept"
+        );
+        assert_eq!(t[1]["key"], "node.kubernetes.io/not-ready");
+        assert_eq!(t[1]["tolerationSeconds"], 300);
+        let mut all = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
+        p.admit(&attrs(&user), Some(&mut all), &NoLookup)
+            .await
+            .unwrap();
+        assert_eq!(all["spec"]["tolerations"].as_array().unwrap().len(), 1);
     }
 }
