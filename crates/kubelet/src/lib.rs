@@ -1,0 +1,573 @@
+//! The kubelet: registers its Node and keeps it and its Lease fresh, and
+//! runs the pods bound to the node through a CRI runtime.
+//!
+//! [`run`] connects to the apiserver and the runtime; [`run_with`] takes
+//! both ready-made (tests, hollow nodes).
+
+pub mod cni;
+pub mod fake;
+pub mod node;
+pub mod pod;
+pub mod sync;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::watcher;
+use kube::Client;
+use tokio::sync::watch;
+
+pub use pod::NodeContext;
+pub use sync::{PodState, PodSyncer};
+
+/// How often the Lease is renewed.
+pub const LEASE_RENEW: Duration = Duration::from_secs(10);
+/// The Lease's duration.
+pub const LEASE_DURATION_SECONDS: i32 = 40;
+/// How often node status is computed (posted only on change or after
+/// [`NODE_STATUS_REPORT`]).
+pub const NODE_STATUS_UPDATE: Duration = Duration::from_secs(10);
+/// Node status is posted at least this often.
+pub const NODE_STATUS_REPORT: Duration = Duration::from_secs(300);
+/// How often a pod worker looks at the runtime without an API event.
+pub const POD_RESYNC: Duration = Duration::from_secs(1);
+
+/// What the kubelet needs to run (the binary's flags).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--kubeconfig`; `None`: infer (KUBECONFIG, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--hostname-override`: the Node's name.
+    pub hostname_override: Option<String>,
+    /// `--node-ip`.
+    pub node_ip: Option<String>,
+    /// `--container-runtime-endpoint` (`unix:///run/containerd/containerd.sock`).
+    pub container_runtime_endpoint: String,
+    /// `--root-dir`.
+    pub root_dir: PathBuf,
+    /// `--cluster-dns`.
+    pub cluster_dns: Vec<String>,
+    /// `--cluster-domain`.
+    pub cluster_domain: String,
+    /// `--max-pods`.
+    pub max_pods: u32,
+    /// `--node-labels`.
+    pub node_labels: BTreeMap<String, String>,
+    /// `--register-with-taints`.
+    pub register_with_taints: Vec<Taint>,
+    /// `--cgroup-driver` (only `cgroupfs` works here).
+    pub cgroup_driver: String,
+    /// `--cgroup-root`: the pod cgroups go under `<root>/kubepods`.
+    pub cgroup_root: String,
+    /// `--pod-cidr`.
+    pub pod_cidr: Option<String>,
+    /// `--cni-conf-dir`: where the bridge conflist is written (`None`: never).
+    pub cni_conf_dir: Option<PathBuf>,
+    /// Where pod log directories go (upstream: /var/log/pods).
+    pub pod_log_dir: PathBuf,
+    /// `--resolv-conf`: the host DNS for dnsPolicy Default.
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            kubeconfig: None,
+            hostname_override: None,
+            node_ip: None,
+            container_runtime_endpoint: "unix:///run/containerd/containerd.sock".into(),
+            root_dir: "/var/lib/kubelet".into(),
+            cluster_dns: Vec::new(),
+            cluster_domain: "cluster.local".into(),
+            max_pods: 110,
+            node_labels: BTreeMap::new(),
+            register_with_taints: Vec::new(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_root: String::new(),
+            pod_cidr: None,
+            cni_conf_dir: Some("/etc/cni/net.d".into()),
+            pod_log_dir: "/var/log/pods".into(),
+            resolv_conf: "/etc/resolv.conf".into(),
+        }
+    }
+}
+
+impl Options {
+    /// The Node's name: `--hostname-override`, else the host name, lower-cased.
+    pub fn node_name(&self) -> String {
+        self.hostname_override
+            .clone()
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .unwrap_or_else(|_| "localhost".into())
+            })
+            .trim()
+            .to_lowercase()
+    }
+
+    /// `--node-ip`, else the address of the default route's interface,
+    /// else 127.0.0.1.
+    pub fn node_ip(&self) -> String {
+        if let Some(ip) = &self.node_ip {
+            return ip.clone();
+        }
+        std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| {
+                s.connect("10.255.255.255:53")?;
+                s.local_addr()
+            })
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| "127.0.0.1".into())
+    }
+}
+
+/// Why the kubelet stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag value is wrong.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// No usable client configuration.
+    #[error("building the apiserver client from {context}: {source}")]
+    Client {
+        /// Where the configuration came from.
+        context: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The container runtime could not be reached.
+    #[error(transparent)]
+    Runtime(#[from] cri::Error),
+    /// The apiserver refused something the kubelet cannot work without.
+    #[error("apiserver: {0}")]
+    Api(#[from] kube::Error),
+}
+
+/// Connects to the apiserver and the runtime, then [`run_with`].
+pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    if opts.cgroup_driver != "cgroupfs" {
+        return Err(Error::Config(format!(
+            "--cgroup-driver={} is not supported (only cgroupfs)",
+            opts.cgroup_driver
+        )));
+    }
+    let cfg = match &opts.kubeconfig {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| Error::Client {
+                context: p.display().to_string(),
+                source: Box::new(e),
+            })?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Client {
+                    context: p.display().to_string(),
+                    source: Box::new(e),
+                })?
+        }
+        None => kube::Config::infer().await.map_err(|e| Error::Client {
+            context: "the environment".into(),
+            source: Box::new(e),
+        })?,
+    };
+    let client = Client::try_from(cfg).map_err(|e| Error::Client {
+        context: "the kubeconfig".into(),
+        source: Box::new(e),
+    })?;
+    let socket = cri::parse_endpoint(&opts.container_runtime_endpoint)?;
+    let runtime = Arc::new(cri::CriRuntime::connect(&socket).await?);
+    run_with(client, runtime, opts, shutdown).await
+}
+
+/// Runs the kubelet with a client and a runtime until `shutdown` resolves.
+pub async fn run_with(
+    client: Client,
+    runtime: Arc<dyn cri::Runtime>,
+    opts: Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let node_name = opts.node_name();
+    let node_ip = opts.node_ip();
+    std::fs::create_dir_all(&opts.root_dir).ok();
+    let version = runtime.version().await?;
+    let machine = node::machine_info(
+        &opts.root_dir,
+        opts.max_pods,
+        &format!("{}://{}", version.runtime_name, version.runtime_version),
+    );
+    let ctx = NodeContext {
+        node_name: node_name.clone(),
+        node_ip: node_ip.clone(),
+        cluster_dns: opts.cluster_dns.clone(),
+        cluster_domain: opts.cluster_domain.clone(),
+        cgroup_root: opts.cgroup_root.clone(),
+        pod_log_root: opts.pod_log_dir.clone(),
+        resolv_conf: opts.resolv_conf.clone(),
+        memory_capacity: node::memory_bytes(),
+    };
+    let syncer = PodSyncer {
+        runtime: runtime.clone(),
+        node: ctx,
+        runtime_name: version.runtime_name.clone(),
+    };
+    tracing::info!(node = %node_name, ip = %node_ip, runtime = %version.runtime_name, "kubelet starting");
+
+    let node_task = tokio::spawn(node_loop(
+        client.clone(),
+        runtime.clone(),
+        opts.clone(),
+        node_name.clone(),
+        node_ip,
+        machine,
+    ));
+    let lease_task = tokio::spawn(lease_loop(client.clone(), node_name.clone()));
+    let pods_task = tokio::spawn(pod_manager(client, syncer, node_name));
+    shutdown.await;
+    tracing::info!("kubelet shutting down");
+    node_task.abort();
+    lease_task.abort();
+    pods_task.abort();
+    Ok(())
+}
+
+async fn register(client: &Client, opts: &Options, name: &str) -> Result<Node, kube::Error> {
+    let api: Api<Node> = Api::all(client.clone());
+    let want = node::initial_node(
+        name,
+        &opts.node_labels,
+        &opts.register_with_taints,
+        opts.pod_cidr.as_deref(),
+    );
+    match api.create(&PostParams::default(), &want).await {
+        Ok(n) => {
+            tracing::info!(node = %name, "registered the node");
+            Ok(n)
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            // Already registered: make sure our labels are there.
+            let labels = want.metadata.labels.clone().unwrap_or_default();
+            api.patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"labels": labels}})),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn node_loop(
+    client: Client,
+    runtime: Arc<dyn cri::Runtime>,
+    opts: Options,
+    name: String,
+    node_ip: String,
+    machine: node::MachineInfo,
+) {
+    let api: Api<Node> = Api::all(client.clone());
+    let hostname = opts.node_name();
+    let mut registered: Option<Node> = None;
+    let mut last_posted: Option<(k8s_openapi::api::core::v1::NodeStatus, Instant)> = None;
+    let mut cidr_written: Option<String> = None;
+    loop {
+        if registered.is_none() {
+            match register(&client, &opts, &name).await {
+                Ok(n) => registered = Some(n),
+                Err(e) => {
+                    tracing::warn!("registering node {name}: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
+        // The pod network configuration, once the CIDR is known.
+        let cidr = opts.pod_cidr.clone().or_else(|| {
+            registered
+                .as_ref()
+                .and_then(|n| n.spec.as_ref())
+                .and_then(|s| s.pod_cidr.clone())
+        });
+        if let (Some(cidr), Some(dir)) = (&cidr, &opts.cni_conf_dir) {
+            if cidr_written.as_ref() != Some(cidr) {
+                match cni::write_conf(dir, cidr) {
+                    Ok(p) => {
+                        tracing::info!(?p, %cidr, "CNI configuration in place");
+                        if let Err(e) = runtime.update_runtime_config(cidr).await {
+                            tracing::warn!("UpdateRuntimeConfig: {e}");
+                        }
+                        cidr_written = Some(cidr.clone());
+                    }
+                    Err(e) => tracing::warn!("writing the CNI configuration: {e}"),
+                }
+            }
+        }
+        let status = runtime.status().await.map_err(|e| e.to_string());
+        let health = node::runtime_health(status.as_ref().map_err(|e| e.clone()));
+        let old = last_posted.as_ref().map(|(s, _)| s);
+        let new = node::node_status(&machine, &node_ip, &hostname, &health, old);
+        let changed =
+            old.is_none_or(|o| node::without_heartbeats(o) != node::without_heartbeats(&new));
+        let stale = last_posted
+            .as_ref()
+            .is_none_or(|(_, t)| t.elapsed() >= NODE_STATUS_REPORT);
+        if changed || stale {
+            let patch = serde_json::json!({"status": new});
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(n) => {
+                    registered = Some(n);
+                    last_posted = Some((new, Instant::now()));
+                }
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    tracing::warn!("node {name} is gone; registering again");
+                    registered = None;
+                    continue;
+                }
+                Err(e) => tracing::warn!("posting node status: {e}"),
+            }
+        } else if let Ok(n) = api.get(&name).await {
+            registered = Some(n);
+        }
+        let wait = if health.problem.is_some() {
+            Duration::from_secs(1)
+        } else {
+            NODE_STATUS_UPDATE
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn lease_loop(client: Client, name: String) {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let nodes: Api<Node> = Api::all(client);
+    loop {
+        let result = async {
+            match leases.get_opt(&name).await? {
+                Some(mut l) => {
+                    let spec = l.spec.get_or_insert_with(Default::default);
+                    spec.holder_identity = Some(name.clone());
+                    spec.lease_duration_seconds = Some(LEASE_DURATION_SECONDS);
+                    spec.renew_time =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                            k8s_openapi::jiff::Timestamp::now(),
+                        ));
+                    leases.replace(&name, &PostParams::default(), &l).await
+                }
+                None => {
+                    let node = match nodes.get_opt(&name).await? {
+                        Some(n) => n,
+                        None => Node {
+                            metadata: kube::api::ObjectMeta {
+                                name: Some(name.clone()),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        },
+                    };
+                    leases
+                        .create(
+                            &PostParams::default(),
+                            &node::lease(&node, LEASE_DURATION_SECONDS),
+                        )
+                        .await
+                }
+            }
+        }
+        .await;
+        let wait = match result {
+            Ok(_) => LEASE_RENEW,
+            Err(e) => {
+                tracing::warn!("renewing lease {name}: {e}");
+                Duration::from_millis(500)
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+struct Worker {
+    tx: watch::Sender<Option<Pod>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Watches the node's pods and keeps one worker per pod uid.
+async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
+    let api: Api<Pod> = Api::all(client.clone());
+    let cfg = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
+    let mut stream = Box::pin(watcher(api, cfg));
+    let mut workers: HashMap<String, Worker> = HashMap::new();
+    let mut init_uids: Vec<String> = Vec::new();
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            ev = stream.next() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
+                        if let Some(uid) = p.metadata.uid.clone() {
+                            init_uids.push(uid.clone());
+                            dispatch(&mut workers, &client, &syncer, uid, Some(p));
+                        }
+                    }
+                    Ok(watcher::Event::Delete(p)) => {
+                        if let Some(uid) = p.metadata.uid.clone() {
+                            if let Some(w) = workers.get(&uid) {
+                                let _ = w.tx.send(None);
+                            }
+                        }
+                    }
+                    Ok(watcher::Event::Init) => init_uids.clear(),
+                    Ok(watcher::Event::InitDone) => {
+                        // Pods gone while we were not watching.
+                        for (uid, w) in &workers {
+                            if !init_uids.contains(uid) {
+                                let _ = w.tx.send(None);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("pod watch: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            _ = housekeeping.tick() => {
+                workers.retain(|_, w| !w.task.is_finished());
+                // Sandboxes of pods this kubelet no longer has.
+                if let Ok(uids) = syncer.runtime_pod_uids().await {
+                    for (uid, name) in uids {
+                        if !workers.contains_key(&uid) {
+                            tracing::info!(pod = %name, %uid, "removing an orphaned pod from the runtime");
+                            if let Err(e) = syncer.kill_pod(&uid, Duration::from_secs(2)).await {
+                                tracing::warn!("removing orphaned pod {name}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn dispatch(
+    workers: &mut HashMap<String, Worker>,
+    client: &Client,
+    syncer: &PodSyncer,
+    uid: String,
+    pod: Option<Pod>,
+) {
+    if let Some(w) = workers.get(&uid) {
+        if !w.task.is_finished() {
+            let _ = w.tx.send(pod);
+            return;
+        }
+    }
+    let (tx, rx) = watch::channel(pod);
+    let task = tokio::spawn(pod_worker(client.clone(), syncer.clone(), rx));
+    workers.insert(uid, Worker { tx, task });
+}
+
+/// One pod's worker: syncs on every change and every [`POD_RESYNC`],
+/// terminates the pod when it is being deleted, and ends when it is gone.
+async fn pod_worker(client: Client, syncer: PodSyncer, mut rx: watch::Receiver<Option<Pod>>) {
+    let mut state = PodState::default();
+    let mut last_status: Option<serde_json::Value> = None;
+    let mut last_uid = String::new();
+    loop {
+        let current = rx.borrow_and_update().clone();
+        let Some(pod) = current else {
+            // Deleted from the API: remove whatever still runs.
+            if !last_uid.is_empty() {
+                if let Err(e) = syncer.kill_pod(&last_uid, Duration::from_secs(2)).await {
+                    tracing::warn!(uid = %last_uid, "cleaning up a deleted pod: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            return;
+        };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        last_uid = uid.clone();
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .or_else(|| {
+                    pod.spec
+                        .as_ref()
+                        .and_then(|s| s.termination_grace_period_seconds)
+                })
+                .unwrap_or(30)
+                .max(1) as u64;
+            tracing::info!(pod = %format!("{ns}/{name}"), grace, "terminating pod");
+            match syncer.kill_pod(&uid, Duration::from_secs(grace)).await {
+                Ok(()) => {
+                    let dp = DeleteParams {
+                        grace_period_seconds: Some(0),
+                        preconditions: Some(Preconditions {
+                            uid: Some(uid.clone()),
+                            resource_version: None,
+                        }),
+                        ..Default::default()
+                    };
+                    match api.delete(&name, &dp).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                        Err(e) => {
+                            tracing::warn!("deleting pod {ns}/{name}: {e}");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                    let _ = std::fs::remove_dir_all(pod::pod_log_dir(&pod, &syncer.node));
+                    // Wait for the watch to report it gone.
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("stopping pod {ns}/{name}: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            continue;
+        }
+        match syncer.sync_pod(&pod, &mut state).await {
+            Ok(status) => {
+                let value = serde_json::to_value(&status).unwrap_or_default();
+                if last_status.as_ref() != Some(&value) {
+                    let patch = serde_json::json!({"status": value});
+                    match api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                    {
+                        Ok(_) => last_status = Some(value),
+                        Err(e) => tracing::warn!("updating status of {ns}/{name}: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("syncing pod {ns}/{name}: {e}"),
+        }
+        let _ = tokio::time::timeout(POD_RESYNC, rx.changed()).await;
+        if rx.has_changed().is_err() && rx.borrow().is_some() {
+            // The manager is gone (shutdown).
+            return;
+        }
+    }
+}

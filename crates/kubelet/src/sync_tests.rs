@@ -1,0 +1,448 @@
+//! The sync logic against the in-memory runtime.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+
+use super::*;
+use crate::fake::FakeRuntime;
+
+fn node() -> NodeContext {
+    NodeContext {
+        node_name: "n1".into(),
+        node_ip: "192.0.2.10".into(),
+        cluster_dns: vec!["10.0.0.10".into()],
+        cluster_domain: "cluster.local".into(),
+        cgroup_root: String::new(),
+        pod_log_root: std::env::temp_dir().join(format!("kubelet-unit-{}", std::process::id())),
+        resolv_conf: "/nonexistent/resolv.conf".into(),
+        memory_capacity: 8 << 30,
+    }
+}
+
+fn syncer(images: &[&str]) -> (Arc<FakeRuntime>, PodSyncer) {
+    let fake = Arc::new(FakeRuntime::new(images));
+    let s = PodSyncer {
+        runtime: fake.clone(),
+        node: node(),
+        runtime_name: "fake".into(),
+    };
+    (fake, s)
+}
+
+fn pod(spec: serde_json::Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "p", "namespace": "ns1", "uid": "u-1"},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn cond<'a>(s: &'a PodStatus, t: &str) -> &'a PodCondition {
+    s.conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == t)
+        .unwrap()
+}
+
+fn with_status(mut p: Pod, s: &PodStatus) -> Pod {
+    p.status = Some(s.clone());
+    p
+}
+
+#[tokio::test]
+async fn runs_a_pod_and_reports_it_running() {
+    let (fake, s) = syncer(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{
+        "name": "c", "image": "busybox:1.35", "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c"], "args": ["echo $(GREETING) $(MISSING) $$(X)"],
+        "env": [{"name": "NAME", "value": "world"},
+                {"name": "GREETING", "value": "hello $(NAME)"},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "workingDir": "/tmp",
+        "ports": [{"containerPort": 80, "hostPort": 8080}],
+        "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}
+    }]}));
+    let mut st = PodState::default();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+
+    let sandboxes = fake.sandbox_configs();
+    assert_eq!(sandboxes.len(), 1);
+    let sb = &sandboxes[0];
+    assert_eq!(sb.hostname, "p");
+    let dns = sb.dns_config.as_ref().unwrap();
+    assert_eq!(dns.servers, ["10.0.0.10"]);
+    assert_eq!(
+        dns.searches,
+        [
+            "ns1.svc.cluster.local",
+            "svc.cluster.local",
+            "cluster.local"
+        ]
+    );
+    assert_eq!(dns.options, ["ndots:5"]);
+    assert_eq!(sb.port_mappings[0].host_port, 8080);
+    assert_eq!(
+        sb.linux.as_ref().unwrap().cgroup_parent,
+        "/kubepods/burstable/podu-1"
+    );
+    assert!(sb.log_directory.ends_with("ns1_p_u-1"));
+
+    let ids = fake.containers_named("c");
+    assert_eq!(ids.len(), 1);
+    let cfg = fake.container_config(&ids[0]).unwrap();
+    assert_eq!(cfg.args, ["echo hello world $(MISSING) $(X)"]);
+    assert_eq!(cfg.working_dir, "/tmp");
+    assert_eq!(cfg.log_path, "c/0.log");
+    assert!(cfg.envs.iter().any(|e| e.key == "POD" && e.value == "p"));
+    let r = cfg.linux.unwrap().resources.unwrap();
+    assert_eq!(
+        (r.cpu_shares, r.cpu_quota, r.cpu_period),
+        (256, 50_000, 100_000)
+    );
+    assert_eq!(r.memory_limit_in_bytes, 128 << 20);
+    // IfNotPresent with the image present: no pull.
+    assert!(!fake.calls().iter().any(|c| c.starts_with("PullImage")));
+
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(status.pod_ip.as_deref(), Some("10.244.0.7"));
+    assert_eq!(status.host_ip.as_deref(), Some("192.0.2.10"));
+    assert_eq!(status.qos_class.as_deref(), Some("Burstable"));
+    assert!(status.start_time.is_some());
+    for t in [
+        "Ready",
+        "ContainersReady",
+        "Initialized",
+        "PodReadyToStartContainers",
+        "PodScheduled",
+    ] {
+        assert_eq!(cond(&status, t).status, "True", "{t}");
+    }
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    assert!(cs.ready);
+    assert_eq!(cs.restart_count, 0);
+    assert_eq!(
+        cs.container_id.as_deref(),
+        Some(format!("fake://{}", ids[0]).as_str())
+    );
+    assert!(cs.state.as_ref().unwrap().running.is_some());
+
+    // A second sync changes nothing.
+    let again = s.sync_pod(&with_status(p, &status), &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("c").len(), 1);
+    assert_eq!(
+        cond(&again, "Ready").last_transition_time,
+        cond(&status, "Ready").last_transition_time
+    );
+}
+
+#[tokio::test]
+async fn init_containers_run_one_at_a_time() {
+    let (fake, s) = syncer(&["busybox:1.35"]);
+    let p = pod(json!({
+        "initContainers": [{"name": "i1", "image": "busybox:1.35"}, {"name": "i2", "image": "busybox:1.35"}],
+        "containers": [{"name": "app", "image": "busybox:1.35"}]
+    }));
+    let mut st = PodState::default();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("i1").len(), 1);
+    assert!(fake.containers_named("i2").is_empty());
+    assert!(fake.containers_named("app").is_empty());
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let init = cond(&status, "Initialized");
+    assert_eq!(init.status, "False");
+    assert_eq!(init.reason.as_deref(), Some("ContainersNotInitialized"));
+    assert_eq!(
+        init.message.as_deref(),
+        Some("containers with incomplete status: [i1 i2]")
+    );
+    let app = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(
+        app.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("PodInitializing")
+    );
+
+    fake.exit(&fake.containers_named("i1")[0], 0);
+    s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("i2").len(), 1);
+    assert!(fake.containers_named("app").is_empty());
+    fake.exit(&fake.containers_named("i2")[0], 0);
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("app").len(), 1);
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&status, "Initialized").status, "True");
+    let inits = status.init_container_statuses.as_ref().unwrap();
+    assert!(inits.iter().all(|i| i.ready
+        && i.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref()
+            == Some("Completed")));
+}
+
+#[tokio::test]
+async fn restarts_then_backs_off() {
+    let (fake, s) = syncer(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35"}]}));
+    let mut st = PodState::default();
+    s.sync_pod(&p, &mut st).await.unwrap();
+    fake.exit(&fake.containers_named("c")[0], 1);
+    // First restart: at once.
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    let ids = fake.containers_named("c");
+    assert_eq!(ids.len(), 2);
+    assert_eq!(fake.container_config(&ids[1]).unwrap().log_path, "c/1.log");
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(cs.restart_count, 1);
+    let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
+    // Second exit: back-off 10 s.
+    fake.exit(&ids[1], 2);
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("c").len(), 2);
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    let w = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some("CrashLoopBackOff"));
+    assert!(w
+        .message
+        .as_deref()
+        .unwrap()
+        .starts_with("back-off 10s restarting failed container=c pod=p_ns1(u-1)"));
+    assert_eq!(cs.restart_count, 1);
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&status, "Ready").status, "False");
+    assert_eq!(
+        cond(&status, "Ready").message.as_deref(),
+        Some("containers with unready status: [c]")
+    );
+}
+
+#[test]
+fn backoff_doubles_to_five_minutes() {
+    let mut st = PodState::default();
+    let t0 = SystemTime::now();
+    let mut delays = Vec::new();
+    for i in 0..8 {
+        st.next("c", t0 + Duration::from_secs(i));
+        delays.push(st.backoff["c"].delay.as_secs());
+    }
+    assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+    assert!(st
+        .in_backoff("c", t0, t0 + Duration::from_secs(299))
+        .is_some());
+    assert!(st
+        .in_backoff("c", t0, t0 + Duration::from_secs(300))
+        .is_none());
+    // Reset after ten quiet minutes.
+    st.next("c", t0 + Duration::from_secs(8 + 601));
+    assert_eq!(st.backoff["c"].delay.as_secs(), 10);
+}
+
+#[tokio::test]
+async fn restart_policies_decide_the_phase() {
+    for (policy, code, phase, created) in [
+        ("Never", 0, "Succeeded", 1),
+        ("Never", 1, "Failed", 1),
+        ("OnFailure", 0, "Succeeded", 1),
+        ("OnFailure", 3, "Running", 2),
+    ] {
+        let (fake, s) = syncer(&["busybox:1.35"]);
+        let p = pod(
+            json!({"restartPolicy": policy, "containers": [{"name": "c", "image": "busybox:1.35"}]}),
+        );
+        let mut st = PodState::default();
+        s.sync_pod(&p, &mut st).await.unwrap();
+        fake.exit(&fake.containers_named("c")[0], code);
+        let status = s.sync_pod(&p, &mut st).await.unwrap();
+        assert_eq!(status.phase.as_deref(), Some(phase), "{policy} {code}");
+        assert_eq!(fake.containers_named("c").len(), created, "{policy} {code}");
+        if phase != "Running" {
+            assert_eq!(
+                cond(&status, "Ready").reason.as_deref(),
+                Some("PodCompleted")
+            );
+            assert!(fake.calls().contains(&"StopPodSandbox".to_string()));
+            // Terminal: later syncs start nothing.
+            let again = s.sync_pod(&with_status(p, &status), &mut st).await.unwrap();
+            assert_eq!(again.phase.as_deref(), Some(phase));
+            assert_eq!(fake.containers_named("c").len(), created);
+        }
+    }
+}
+
+#[tokio::test]
+async fn images_follow_the_pull_policy() {
+    let (fake, s) = syncer(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [
+        {"name": "a", "image": "busybox:1.35", "imagePullPolicy": "Always"},
+        {"name": "n", "image": "absent:1", "imagePullPolicy": "Never"},
+        {"name": "m", "image": "missing:1", "imagePullPolicy": "IfNotPresent"}
+    ]}));
+    let mut st = PodState::default();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    let calls = fake.calls();
+    assert!(calls.contains(&"PullImage busybox:1.35".to_string()));
+    assert!(calls.contains(&"ImageStatus missing:1".to_string()));
+    assert!(!calls.contains(&"PullImage absent:1".to_string()));
+    let reason = |s: &PodStatus, i: usize| {
+        s.container_statuses.as_ref().unwrap()[i]
+            .state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .and_then(|w| w.reason.clone())
+    };
+    assert_eq!(reason(&status, 1).as_deref(), Some("ErrImageNeverPull"));
+    assert_eq!(reason(&status, 2).as_deref(), Some("ErrImagePull"));
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(reason(&status, 2).as_deref(), Some("ImagePullBackOff"));
+    assert_eq!(
+        fake.calls()
+            .iter()
+            .filter(|c| *c == "PullImage missing:1")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn kill_pod_removes_everything() {
+    let (fake, s) = syncer(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35"}]}));
+    s.sync_pod(&p, &mut PodState::default()).await.unwrap();
+    assert_eq!(s.runtime_pod_uids().await.unwrap().len(), 1);
+    s.kill_pod("u-1", Duration::from_secs(1)).await.unwrap();
+    assert!(fake.sandbox_configs().is_empty());
+    assert!(fake.containers_named("c").is_empty());
+    let calls = fake.calls();
+    let pos = |m: &str| calls.iter().position(|c| c == m).unwrap();
+    assert!(pos("StopContainer") < pos("StopPodSandbox"));
+    assert!(pos("StopPodSandbox") < pos("RemovePodSandbox"));
+}
+
+#[test]
+fn qos_cgroups_and_resources() {
+    use crate::pod::{cgroup_parent, linux_resources, qos_class, QosClass};
+    let g = pod(json!({"containers": [{"name": "c", "image": "x",
+        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}}]}));
+    let be = pod(json!({"containers": [{"name": "c", "image": "x"}]}));
+    assert_eq!(qos_class(&g), QosClass::Guaranteed);
+    assert_eq!(qos_class(&be), QosClass::BestEffort);
+    assert_eq!(
+        cgroup_parent("", QosClass::Guaranteed, "u"),
+        "/kubepods/podu"
+    );
+    assert_eq!(
+        cgroup_parent("/x/", QosClass::BestEffort, "u"),
+        "/x/kubepods/besteffort/podu"
+    );
+    let c = &g.spec.as_ref().unwrap().containers[0];
+    let r = linux_resources(c.resources.as_ref(), QosClass::Guaranteed, 8 << 30);
+    assert_eq!(
+        (r.cpu_shares, r.cpu_quota, r.oom_score_adj),
+        (1024, 100_000, -997)
+    );
+    let r = linux_resources(None, QosClass::BestEffort, 8 << 30);
+    assert_eq!(
+        (
+            r.cpu_shares,
+            r.cpu_quota,
+            r.memory_limit_in_bytes,
+            r.oom_score_adj
+        ),
+        (2, 0, 0, 1000)
+    );
+}
+
+#[test]
+fn dns_policies() {
+    let n = node();
+    let d = pod(json!({"dnsPolicy": "Default", "containers": []}));
+    let cfg = crate::pod::dns_config(&d, &n).unwrap();
+    assert!(cfg.servers.is_empty() && cfg.searches.is_empty());
+    let none = pod(
+        json!({"dnsPolicy": "None", "dnsConfig": {"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]}, "containers": []}),
+    );
+    let cfg = crate::pod::dns_config(&none, &n).unwrap();
+    assert_eq!(
+        (cfg.servers, cfg.options),
+        (vec!["1.1.1.1".to_string()], vec!["ndots:2".to_string()])
+    );
+    let r = crate::pod::parse_resolv_conf("nameserver 9.9.9.9\nsearch a b\noptions edns0\n");
+    assert_eq!(
+        (r.servers.len(), r.searches.len(), r.options.len()),
+        (1, 2, 1)
+    );
+}
+
+#[test]
+fn node_facts() {
+    use crate::node::*;
+    assert_eq!(
+        parse_meminfo("MemTotal:       1000 kB\nMemFree: 1 kB\n"),
+        1_024_000
+    );
+    assert_eq!(
+        parse_os_release("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+        "Debian GNU/Linux 12 (bookworm)"
+    );
+    let t = parse_taints("a=b:NoSchedule,c:NoExecute").unwrap();
+    assert_eq!(
+        (
+            t[0].key.as_str(),
+            t[0].value.as_deref(),
+            t[1].effect.as_str()
+        ),
+        ("a", Some("b"), "NoExecute")
+    );
+    assert!(parse_taints("a=b:Bad").is_err());
+    assert_eq!(parse_labels("x=1,y=2").unwrap().len(), 2);
+    let bad = cri::api::RuntimeStatus {
+        conditions: vec![
+            cri::api::RuntimeCondition {
+                r#type: "RuntimeReady".into(),
+                status: true,
+                ..Default::default()
+            },
+            cri::api::RuntimeCondition {
+                r#type: "NetworkReady".into(),
+                status: false,
+                reason: "NetworkPluginNotReady".into(),
+                message: "cni config uninitialized".into(),
+            },
+        ],
+    };
+    let h = runtime_health(Ok(&bad));
+    assert_eq!(h.problem.as_deref(), Some("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni config uninitialized"));
+    let m = machine_info(std::path::Path::new("/"), 110, "containerd://1.6.20");
+    assert_eq!(m.capacity["pods"].0, "110");
+    let st = node_status(&m, "192.0.2.1", "n1", &h, None);
+    let ready = st
+        .conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_deref()),
+        ("False", Some("KubeletNotReady"))
+    );
+    assert_eq!(st.node_info.as_ref().unwrap().kubelet_version, "v1.33.0");
+}
