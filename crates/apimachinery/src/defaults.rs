@@ -233,16 +233,6 @@ const VOLUME_SOURCES: &[&str] = &[
     "image",
 ];
 
-/// Values of the two built-in priority classes (the Priority admission
-/// plugin resolves these; other class names are left to it).
-fn builtin_priority(class: &str) -> Option<i64> {
-    match class {
-        "system-node-critical" => Some(2_000_001_000),
-        "system-cluster-critical" => Some(2_000_000_000),
-        _ => None,
-    }
-}
-
 fn default_pod(pod: &mut Value) {
     let spec = ensure_obj(pod, "spec");
     // Requests default to limits (Pods only, not templates).
@@ -276,16 +266,8 @@ fn default_pod(pod: &mut Value) {
             }
         }
     }
-    // What the Priority admission plugin sets when no class resolves
-    // elsewhere.
-    let class = str_of(spec, "priorityClassName").to_string();
-    if class.is_empty() {
-        set_if_missing(spec, "priority", json!(0));
-        set_if_missing(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    } else if let Some(p) = builtin_priority(&class) {
-        set_if_missing(spec, "priority", json!(p));
-        set_if_missing(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    }
+    // `priority` and `preemptionPolicy` are set by the Priority admission
+    // plugin, which resolves the PriorityClass.
     default_pod_spec(spec, true);
 }
 
@@ -1008,8 +990,6 @@ mod tests {
         assert_eq!(s["schedulerName"], "default-scheduler");
         assert_eq!(s["securityContext"], json!({}));
         assert_eq!(s["enableServiceLinks"], true);
-        assert_eq!(s["priority"], 0);
-        assert_eq!(s["preemptionPolicy"], "PreemptLowerPriority");
         assert_eq!(
             s["tolerations"],
             json!([{"key": "k", "operator": "Exists"}])

@@ -39,6 +39,8 @@ pub struct Attributes<'a> {
 pub trait Lookup: Send + Sync {
     /// The namespace object, if it exists.
     async fn namespace(&self, name: &str) -> Result<Option<Value>, StatusError>;
+    /// Every PriorityClass.
+    async fn priority_classes(&self) -> Result<Vec<Value>, StatusError>;
 }
 
 /// One admission plugin. `admit` may mutate `obj`; `validate` may only reject.
@@ -78,6 +80,7 @@ impl Chain {
         Chain::new(vec![
             Box::new(NamespaceLifecycle),
             Box::new(DefaultTolerationSeconds::default()),
+            Box::new(Priority),
         ])
     }
 
@@ -232,6 +235,97 @@ impl Plugin for DefaultTolerationSeconds {
     }
 }
 
+/// Resolves a pod's `priorityClassName` (or the global default class) into
+/// `spec.priority` and `spec.preemptionPolicy`, as upstream's Priority
+/// admission plugin; an unknown class is refused.
+pub struct Priority;
+
+#[async_trait]
+impl Plugin for Priority {
+    fn name(&self) -> &'static str {
+        "Priority"
+    }
+
+    async fn admit(
+        &self,
+        attrs: &Attributes<'_>,
+        obj: Option<&mut Value>,
+        lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        if attrs.operation != Operation::Create
+            || attrs.resource != "pods"
+            || !attrs.group.is_empty()
+            || !attrs.subresource.is_empty()
+        {
+            return Ok(());
+        }
+        let Some(pod) = obj else { return Ok(()) };
+        let class = pod
+            .pointer("/spec/priorityClassName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let classes = lookup.priority_classes().await?;
+        let name_of = |c: &Value| {
+            c.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let chosen = if class.is_empty() {
+            classes
+                .iter()
+                .filter(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
+                .min_by_key(|c| c.get("value").and_then(Value::as_i64).unwrap_or(0))
+        } else {
+            match classes.iter().find(|c| name_of(c) == class) {
+                Some(c) => Some(c),
+                None => {
+                    return Err(StatusError::forbidden(
+                        "",
+                        "pods",
+                        attrs.name,
+                        &format!("no PriorityClass with name {class} was found"),
+                    ))
+                }
+            }
+        };
+        let (priority, policy) = match chosen {
+            Some(c) => (
+                c.get("value").and_then(Value::as_i64).unwrap_or(0),
+                c.get("preemptionPolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("PreemptLowerPriority")
+                    .to_string(),
+            ),
+            None => (0, "PreemptLowerPriority".to_string()),
+        };
+        if let Some(given) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
+            if given != priority {
+                return Err(StatusError::forbidden(
+                    "",
+                    "pods",
+                    attrs.name,
+                    &format!(
+                        "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name"
+                    ),
+                ));
+            }
+        }
+        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+            if class.is_empty() {
+                if let Some(c) = chosen {
+                    spec.insert("priorityClassName".into(), Value::String(name_of(c)));
+                }
+            }
+            spec.insert("priority".into(), serde_json::json!(priority));
+            spec.entry("preemptionPolicy")
+                .or_insert_with(|| Value::String(policy));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +337,47 @@ mod tests {
         async fn namespace(&self, _name: &str) -> Result<Option<Value>, StatusError> {
             Ok(None)
         }
+        async fn priority_classes(&self) -> Result<Vec<Value>, StatusError> {
+            Ok(vec![
+                json!({"metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never"}),
+                json!({"metadata": {"name": "dflt"}, "value": 7, "globalDefault": true}),
+            ])
+        }
+    }
+
+    #[tokio::test]
+    async fn priority_classes_resolve() {
+        let user = UserInfo::anonymous();
+        let p = Priority;
+        let mut pod = json!({"spec": {"priorityClassName": "high"}});
+        p.admit(&attrs(&user), Some(&mut pod), &NoLookup)
+            .await
+            .unwrap();
+        assert_eq!(pod["spec"]["priority"], 1000);
+        assert_eq!(pod["spec"]["preemptionPolicy"], "Never");
+        let mut pod = json!({"spec": {}});
+        p.admit(&attrs(&user), Some(&mut pod), &NoLookup)
+            .await
+            .unwrap();
+        assert_eq!(pod["spec"]["priority"], 7);
+        assert_eq!(pod["spec"]["priorityClassName"], "dflt");
+        let mut pod = json!({"spec": {"priorityClassName": "nope"}});
+        let e = p
+            .admit(&attrs(&user), Some(&mut pod), &NoLookup)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, 403);
+        assert!(e
+            .message
+            .contains("no PriorityClass with name nope was found"));
+        let mut pod = json!({"spec": {"priorityClassName": "high", "priority": 5}});
+        assert_eq!(
+            p.admit(&attrs(&user), Some(&mut pod), &NoLookup)
+                .await
+                .unwrap_err()
+                .code,
+            403
+        );
     }
 
     fn attrs<'a>(user: &'a UserInfo) -> Attributes<'a> {

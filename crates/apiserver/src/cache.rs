@@ -4,9 +4,12 @@
 //! Reads stay linearizable: a consistent read first learns etcd's current
 //! revision through a [`RevisionBarrier`] (one etcd call shared by every
 //! request that arrived before it started), then waits until the cache has
-//! applied that revision, asking etcd for a progress notification when no
-//! watched key changed. When the cache is not ready (starting, or re-listing
-//! after a compaction) callers fall back to etcd.
+//! applied events up to that revision. Only events advance the cache's
+//! revision: etcd 3.4's progress notifications may carry a revision ahead of
+//! events not yet delivered to a watcher that is still catching up, so they
+//! are not trusted here. When the cache cannot show it is fresh in time
+//! (starting, re-listing after a compaction, or a revision moved by writes
+//! outside the prefix) callers fall back to etcd.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use storage::{KeyValue, StorageError, Store, WatchEvent};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
 /// One cached object: the stored JSON, parsed once.
@@ -32,14 +35,13 @@ struct State {
 }
 
 /// How long a consistent read waits for the cache before using etcd.
-const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+const FRESHNESS_WAIT: Duration = Duration::from_millis(250);
 
 /// The cache over one etcd prefix.
 pub struct WatchCache {
     state: RwLock<State>,
     ready: AtomicBool,
     revision_tx: watch::Sender<i64>,
-    progress: RwLock<Option<mpsc::UnboundedSender<()>>>,
     barrier: RevisionBarrier,
 }
 
@@ -54,7 +56,6 @@ impl WatchCache {
             }),
             ready: AtomicBool::new(false),
             revision_tx,
-            progress: RwLock::new(None),
             barrier: RevisionBarrier::start(store.clone()),
         });
         let c = cache.clone();
@@ -107,8 +108,8 @@ impl WatchCache {
             st.items = items;
             st.revision = revision;
         }
-        *self.progress.write().expect("cache lock") = Some(w.progress_sender());
-        let _ = self.revision_tx.send(revision);
+        // `send_replace` stores the value even while nobody subscribes.
+        self.revision_tx.send_replace(revision);
         self.ready.store(true, Ordering::Release);
         info!(revision, "watch cache ready");
         loop {
@@ -129,7 +130,8 @@ impl WatchCache {
                     WatchEvent::Delete { prev, .. } => {
                         st.items.remove(&prev.key);
                     }
-                    WatchEvent::Progress { .. } => {}
+                    // Not trusted for freshness (see the module docs).
+                    WatchEvent::Progress { .. } => continue,
                 }
                 if rev > st.revision {
                     st.revision = rev;
@@ -158,9 +160,6 @@ impl WatchCache {
         let mut rx = self.revision_tx.subscribe();
         if *rx.borrow_and_update() >= target {
             return true;
-        }
-        if let Some(p) = self.progress.read().expect("cache lock").as_ref() {
-            let _ = p.send(());
         }
         let wait = async {
             loop {

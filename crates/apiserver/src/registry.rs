@@ -449,6 +449,12 @@ impl admission::Lookup for NsLookup<'_> {
             Err(e) => Err(e),
         }
     }
+
+    async fn priority_classes(&self) -> Result<Vec<Value>, StatusError> {
+        let r = apimachinery::catalogue::lookup("scheduling.k8s.io", "v1", "priorityclasses")
+            .expect("priorityclasses");
+        Ok(self.0.list(r, "", &ListOptions::default()).await?.items)
+    }
 }
 
 impl Registry {

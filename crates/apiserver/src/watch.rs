@@ -153,6 +153,9 @@ pub async fn serve(
         };
         let deadline = tokio::time::sleep(params.timeout);
         tokio::pin!(deadline);
+        // Every event up to this revision has been handled (sent, or
+        // filtered out by the selectors): the only safe bookmark revision.
+        let mut handled = after;
         loop {
             let ev = tokio::select! {
                 _ = &mut deadline => return,
@@ -169,10 +172,20 @@ pub async fn serve(
                 }
                 None => return,
             };
-            let out = match translate(&registry, r, &sel, ev, params.allow_bookmarks) {
-                Some(("BOOKMARK", obj)) => {
-                    enc.bookmark(meta::resource_version(&obj).parse().unwrap_or(0), false)
+            // etcd 3.4's progress revision may run ahead of events not yet
+            // delivered to a catching-up watcher, so a progress tick only
+            // re-announces what this watch has handled itself.
+            if let WatchEvent::Progress { .. } = ev {
+                if !params.allow_bookmarks {
+                    continue;
                 }
+                if tx.send(enc.bookmark(handled, false)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            handled = handled.max(ev.revision());
+            let out = match translate(&registry, r, &sel, ev) {
                 Some((ty, obj)) => enc.event(ty, &obj),
                 None => continue,
             };
@@ -214,19 +227,9 @@ fn translate(
     r: &ResourceInfo,
     sel: &Selectors,
     ev: WatchEvent,
-    bookmarks: bool,
 ) -> Option<(&'static str, Value)> {
     match ev {
-        WatchEvent::Progress { revision } => {
-            if bookmarks {
-                Some((
-                    "BOOKMARK",
-                    json!({"metadata": {"resourceVersion": revision.to_string()}}),
-                ))
-            } else {
-                None
-            }
-        }
+        WatchEvent::Progress { .. } => None,
         WatchEvent::Put { kv, prev } => {
             let new = registry.decode(r, &kv).ok()?;
             let new_match = sel.matches(r, &new);

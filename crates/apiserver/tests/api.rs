@@ -988,3 +988,68 @@ async fn eviction_honours_disruption_budgets() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn priority_classes_resolve_at_admission() {
+    let s = TestServer::start().await;
+    let pcs = "/apis/scheduling.k8s.io/v1/priorityclasses";
+    let pc = s
+        .post(pcs, &json!({"metadata": {"name": "high"}, "value": 1000}))
+        .await;
+    assert_eq!(pc.status, StatusCode::CREATED);
+    assert_eq!(pc.json()["preemptionPolicy"], "PreemptLowerPriority");
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = |name: &str, spec_extra: Value| {
+        let mut v = json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx:1.22"}]}});
+        if let Value::Object(m) = spec_extra {
+            for (k, val) in m {
+                v["spec"][k] = val;
+            }
+        }
+        v
+    };
+    let p = s
+        .post(pods, &pod("a", json!({"priorityClassName": "high"})))
+        .await
+        .json();
+    assert_eq!(p["spec"]["priority"], 1000);
+    let p = s.post(pods, &pod("b", json!({}))).await.json();
+    assert_eq!(p["spec"]["priority"], 0);
+    let p = s
+        .post(
+            pods,
+            &pod("c", json!({"priorityClassName": "system-node-critical"})),
+        )
+        .await
+        .json();
+    assert_eq!(p["spec"]["priority"], 2000001000);
+    let r = s
+        .post(pods, &pod("d", json!({"priorityClassName": "nope"})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("no PriorityClass with name nope was found"));
+    let r = s
+        .post(
+            pods,
+            &pod("e", json!({"priorityClassName": "high", "priority": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A global default applies to pods without a class.
+    s.post(
+        pcs,
+        &json!({"metadata": {"name": "dflt"}, "value": 5, "globalDefault": true}),
+    )
+    .await;
+    let p = s.post(pods, &pod("f", json!({}))).await.json();
+    assert_eq!(
+        (
+            p["spec"]["priority"].clone(),
+            p["spec"]["priorityClassName"].clone()
+        ),
+        (json!(5), json!("dflt"))
+    );
+}

@@ -7,8 +7,14 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use client_support::{Informer, InformerEvent};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Namespace, Node, Pod, Service, ServiceAccount,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
@@ -116,6 +122,24 @@ pub struct Context {
     pub serviceaccounts: Shared<ServiceAccount>,
     /// The `kube-root-ca.crt` ConfigMaps.
     pub root_ca_configmaps: Shared<ConfigMap>,
+    /// Services in all namespaces.
+    pub services: Shared<Service>,
+    /// Endpoints in all namespaces.
+    pub endpoints: Shared<Endpoints>,
+    /// EndpointSlices managed by the endpointslice controller.
+    pub endpointslices: Shared<EndpointSlice>,
+    /// Jobs in all namespaces.
+    pub jobs: Shared<Job>,
+    /// CronJobs in all namespaces.
+    pub cronjobs: Shared<CronJob>,
+    /// StatefulSets in all namespaces.
+    pub statefulsets: Shared<StatefulSet>,
+    /// ControllerRevisions in all namespaces.
+    pub controllerrevisions: Shared<ControllerRevision>,
+    /// DaemonSets in all namespaces.
+    pub daemonsets: Shared<DaemonSet>,
+    /// Nodes.
+    pub nodes: Shared<Node>,
 }
 
 impl Context {
@@ -127,7 +151,23 @@ impl Context {
             replicasets: Shared::new(Api::all(client.clone()), all.clone()),
             deployments: Shared::new(Api::all(client.clone()), all.clone()),
             namespaces: Shared::new(Api::all(client.clone()), all.clone()),
-            serviceaccounts: Shared::new(Api::all(client.clone()), all),
+            serviceaccounts: Shared::new(Api::all(client.clone()), all.clone()),
+            services: Shared::new(Api::all(client.clone()), all.clone()),
+            endpoints: Shared::new(Api::all(client.clone()), all.clone()),
+            endpointslices: Shared::new(
+                Api::all(client.clone()),
+                watcher::Config::default().labels(&format!(
+                    "{}={}",
+                    crate::endpointslice::LABEL_MANAGED_BY,
+                    crate::endpointslice::CONTROLLER_NAME
+                )),
+            ),
+            jobs: Shared::new(Api::all(client.clone()), all.clone()),
+            cronjobs: Shared::new(Api::all(client.clone()), all.clone()),
+            statefulsets: Shared::new(Api::all(client.clone()), all.clone()),
+            controllerrevisions: Shared::new(Api::all(client.clone()), all.clone()),
+            daemonsets: Shared::new(Api::all(client.clone()), all.clone()),
+            nodes: Shared::new(Api::all(client.clone()), all),
             root_ca_configmaps: Shared::new(
                 Api::all(client.clone()),
                 watcher::Config::default().fields("metadata.name=kube-root-ca.crt"),
@@ -147,11 +187,29 @@ impl Context {
         self.namespaces.start();
         self.serviceaccounts.start();
         self.root_ca_configmaps.start();
+        self.services.start();
+        self.endpoints.start();
+        self.endpointslices.start();
+        self.jobs.start();
+        self.cronjobs.start();
+        self.statefulsets.start();
+        self.controllerrevisions.start();
+        self.daemonsets.start();
+        self.nodes.start();
         self.pods.wait_synced().await;
         self.replicasets.wait_synced().await;
         self.deployments.wait_synced().await;
         self.namespaces.wait_synced().await;
         self.serviceaccounts.wait_synced().await;
         self.root_ca_configmaps.wait_synced().await;
+        self.services.wait_synced().await;
+        self.endpoints.wait_synced().await;
+        self.endpointslices.wait_synced().await;
+        self.jobs.wait_synced().await;
+        self.cronjobs.wait_synced().await;
+        self.statefulsets.wait_synced().await;
+        self.controllerrevisions.wait_synced().await;
+        self.daemonsets.wait_synced().await;
+        self.nodes.wait_synced().await;
     }
 }

@@ -7,20 +7,27 @@
 //! server and election, for tests that bring their own client.
 //!
 //! One module per controller ([`namespace`], [`serviceaccount`],
-//! [`replicaset`], [`deployment`], [`garbagecollector`]). Each watches what
+//! [`replicaset`], [`deployment`], [`statefulset`], [`daemonset`], [`job`],
+//! [`cronjob`], [`endpoints`], [`endpointslice`], [`garbagecollector`]). Each watches what
 //! it needs through the shared informers of [`context::Context`], queues
 //! object keys in a [`client_support::WorkQueue`] and syncs one key at a
 //! time from the current state (level-triggered), so a restart at any
 //! moment converges to the same objects.
 
 pub mod context;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbagecollector;
 pub mod health;
+pub mod job;
 pub mod metrics;
 pub mod namespace;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod util;
 pub mod worker;
 
@@ -132,6 +139,20 @@ pub struct Options {
     pub concurrent_serviceaccount_syncs: usize,
     /// `--concurrent-gc-syncs` (20).
     pub concurrent_gc_syncs: usize,
+    /// `--concurrent-endpoint-syncs` (5; endpoints).
+    pub concurrent_endpoint_syncs: usize,
+    /// `--concurrent-service-endpoint-syncs` (5; endpointslice).
+    pub concurrent_service_endpoint_syncs: usize,
+    /// `--max-endpoints-per-slice` (100).
+    pub max_endpoints_per_slice: usize,
+    /// `--concurrent-job-syncs` (5).
+    pub concurrent_job_syncs: usize,
+    /// `--concurrent-cron-job-syncs` (5).
+    pub concurrent_cron_job_syncs: usize,
+    /// `--concurrent-statefulset-syncs` (5).
+    pub concurrent_statefulset_syncs: usize,
+    /// `--concurrent-daemonset-syncs` (2).
+    pub concurrent_daemonset_syncs: usize,
     /// `--root-ca-file`: published as `kube-root-ca.crt` in every namespace.
     pub root_ca_file: Option<PathBuf>,
     /// `--bind-address` for `/healthz` and `/metrics`.
@@ -158,6 +179,13 @@ impl Default for Options {
             concurrent_namespace_syncs: 10,
             concurrent_serviceaccount_syncs: 5,
             concurrent_gc_syncs: 20,
+            concurrent_endpoint_syncs: 5,
+            concurrent_service_endpoint_syncs: 5,
+            max_endpoints_per_slice: endpointslice::DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+            concurrent_job_syncs: 5,
+            concurrent_cron_job_syncs: 5,
+            concurrent_statefulset_syncs: 5,
+            concurrent_daemonset_syncs: 2,
             root_ca_file: None,
             bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             secure_port: 10257,
@@ -176,6 +204,12 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     ("replicaset-controller", "replicaset"),
     ("deployment-controller", "deployment"),
     ("garbage-collector-controller", "garbagecollector"),
+    ("endpoints-controller", "endpoint"),
+    ("endpointslice-controller", "endpointslice"),
+    ("job-controller", "job"),
+    ("cronjob-controller", "cronjob"),
+    ("statefulset-controller", "statefulset"),
+    ("daemonset-controller", "daemonset"),
 ];
 
 /// Upstream `IsControllerEnabled`: an explicit `name` or `-name` (either
@@ -332,6 +366,36 @@ pub async fn run_controllers(
     }
     if on("deployment-controller") {
         let c = deployment::DeploymentController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("endpoints-controller") {
+        let c = endpoints::EndpointsController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("endpointslice-controller") {
+        let c = endpointslice::EndpointSliceController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("job-controller") {
+        let c = job::JobController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("cronjob-controller") {
+        let c = cronjob::CronJobController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("statefulset-controller") {
+        let c = statefulset::StatefulSetController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("daemonset-controller") {
+        let c = daemonset::DaemonSetController::new(ctx.clone());
         queues.push(c.queue());
         runs.push(Box::pin(c.run()));
     }

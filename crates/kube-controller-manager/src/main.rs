@@ -52,6 +52,27 @@ struct Flags {
     /// Garbage collector workers.
     #[arg(long, default_value_t = 20)]
     concurrent_gc_syncs: usize,
+    /// Endpoints synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_endpoint_syncs: usize,
+    /// Services synced concurrently by the endpointslice controller.
+    #[arg(long, default_value_t = 5)]
+    concurrent_service_endpoint_syncs: usize,
+    /// Most endpoints in one EndpointSlice.
+    #[arg(long, default_value_t = 100)]
+    max_endpoints_per_slice: usize,
+    /// Jobs synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_job_syncs: usize,
+    /// CronJobs synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_cron_job_syncs: usize,
+    /// StatefulSets synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_statefulset_syncs: usize,
+    /// DaemonSets synced concurrently.
+    #[arg(long, default_value_t = 2)]
+    concurrent_daemonset_syncs: usize,
     /// CA bundle published as the kube-root-ca.crt ConfigMap in every namespace.
     #[arg(long)]
     root_ca_file: Option<PathBuf>,
@@ -115,6 +136,13 @@ async fn main() -> anyhow::Result<()> {
         concurrent_replicaset_syncs: f.concurrent_replicaset_syncs,
         concurrent_namespace_syncs: f.concurrent_namespace_syncs,
         concurrent_gc_syncs: f.concurrent_gc_syncs,
+        concurrent_endpoint_syncs: f.concurrent_endpoint_syncs,
+        concurrent_service_endpoint_syncs: f.concurrent_service_endpoint_syncs,
+        max_endpoints_per_slice: f.max_endpoints_per_slice,
+        concurrent_job_syncs: f.concurrent_job_syncs,
+        concurrent_cron_job_syncs: f.concurrent_cron_job_syncs,
+        concurrent_statefulset_syncs: f.concurrent_statefulset_syncs,
+        concurrent_daemonset_syncs: f.concurrent_daemonset_syncs,
         root_ca_file: f.root_ca_file,
         bind_address: f.bind_address,
         secure_port: f.secure_port,

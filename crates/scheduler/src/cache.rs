@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::nodeinfo::{pod_key, NodeInfo, PodEntry};
 
@@ -20,6 +21,31 @@ pub struct Snapshot {
     pub nodes: Vec<Arc<NodeInfo>>,
     /// Normalised image name -> number of nodes that have it.
     pub image_nodes: Arc<HashMap<String, usize>>,
+    /// Namespace name -> labels (for pod affinity `namespaceSelector`).
+    pub namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
+    /// Node name -> pending pods nominated to it (`status.nominatedNodeName`).
+    pub nominated: Arc<HashMap<String, Vec<PodEntry>>>,
+    /// PodDisruptionBudgets (preemption prefers not to violate them).
+    pub pdbs: Arc<Vec<Arc<PodDisruptionBudget>>>,
+}
+
+impl Snapshot {
+    /// This snapshot with one node replaced (for "what if" filtering).
+    pub fn with_node(&self, node: NodeInfo) -> Snapshot {
+        let mut s = self.clone();
+        if let Some(n) = s.nodes.iter_mut().find(|n| n.name == node.name) {
+            *n = Arc::new(node);
+        }
+        s
+    }
+
+    /// The node a pending pod is nominated to, if any.
+    pub fn nominated_node_of(&self, key: &str) -> Option<&str> {
+        self.nominated
+            .iter()
+            .find(|(_, ps)| ps.iter().any(|p| p.key == key))
+            .map(|(n, _)| n.as_str())
+    }
 }
 
 #[derive(Debug)]
@@ -36,6 +62,11 @@ pub struct Cache {
     image_nodes: Arc<HashMap<String, usize>>,
     images_dirty: bool,
     snapshot: Option<Snapshot>,
+    namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
+    /// Pod key -> (nominated node, pod).
+    nominated: HashMap<String, (String, PodEntry)>,
+    /// `namespace/name` -> PDB.
+    pdbs: BTreeMap<String, Arc<PodDisruptionBudget>>,
 }
 
 impl Cache {
@@ -73,12 +104,65 @@ impl Cache {
         }
     }
 
+    /// Adds, replaces or (labels `None`) removes a namespace's labels.
+    /// Returns whether anything changed.
+    pub fn set_namespace(&mut self, name: &str, labels: Option<BTreeMap<String, String>>) -> bool {
+        if self.namespaces.get(name) == labels.as_ref() {
+            return false;
+        }
+        let m = Arc::make_mut(&mut self.namespaces);
+        match labels {
+            Some(l) => m.insert(name.to_string(), l),
+            None => m.remove(name),
+        };
+        self.snapshot = None;
+        true
+    }
+
+    /// Records (or with `None` forgets) that a pending pod is nominated
+    /// to run on a node once preemption victims are gone.
+    pub fn set_nominated(&mut self, pod: Arc<Pod>, node: Option<String>) {
+        let key = pod_key(&pod);
+        let changed = match node {
+            Some(n) if !n.is_empty() => {
+                self.nominated.insert(key, (n, PodEntry::new(pod)));
+                true
+            }
+            _ => self.nominated.remove(&key).is_some(),
+        };
+        if changed {
+            self.snapshot = None;
+        }
+    }
+
+    /// Adds, replaces or (`None`) removes a PodDisruptionBudget.
+    pub fn set_pdb(&mut self, key: &str, pdb: Option<Arc<PodDisruptionBudget>>) {
+        match pdb {
+            Some(p) => self.pdbs.insert(key.to_string(), p),
+            None => self.pdbs.remove(key),
+        };
+        self.snapshot = None;
+    }
+
+    /// Forgets a nomination by pod key.
+    pub fn clear_nominated(&mut self, key: &str) {
+        if self.nominated.remove(key).is_some() {
+            self.snapshot = None;
+        }
+    }
+
+    /// The node the pod is nominated to.
+    pub fn nominated_node(&self, key: &str) -> Option<String> {
+        self.nominated.get(key).map(|(n, _)| n.clone())
+    }
+
     /// Counts `pod` (whose `spec.nodeName` is already set) on its node
     /// before the binding is confirmed.
     pub fn assume_pod(&mut self, pod: Arc<Pod>) {
         let key = pod_key(&pod);
         let node = node_name(&pod);
         self.remove_pod(&key);
+        self.clear_nominated(&key);
         self.node_mut(&node).add_pod(PodEntry::new(pod));
         self.pods.insert(
             key,
@@ -110,6 +194,7 @@ impl Cache {
     pub fn upsert_bound_pod(&mut self, pod: Arc<Pod>) {
         let key = pod_key(&pod);
         let node = node_name(&pod);
+        self.clear_nominated(&key);
         if let Some(old) = self.pods.get(&key) {
             let old_node = old.node.clone();
             self.node_mut(&old_node).remove_pod(&key);
@@ -190,6 +275,15 @@ impl Cache {
                 .cloned()
                 .collect(),
             image_nodes: self.image_nodes.clone(),
+            namespaces: self.namespaces.clone(),
+            nominated: {
+                let mut m: HashMap<String, Vec<PodEntry>> = HashMap::new();
+                for (n, e) in self.nominated.values() {
+                    m.entry(n.clone()).or_default().push(e.clone());
+                }
+                Arc::new(m)
+            },
+            pdbs: Arc::new(self.pdbs.values().cloned().collect()),
         };
         self.snapshot = Some(s.clone());
         s
@@ -255,6 +349,31 @@ mod tests {
         assert_eq!(cpu(&mut c, "b"), 500);
         c.remove_pod("ns/p");
         assert_eq!(cpu(&mut c, "b"), 0);
+    }
+
+    #[test]
+    fn nominations_show_in_snapshots_until_the_pod_is_assumed() {
+        let mut c = Cache::new();
+        c.upsert_node(node("a"));
+        let pending = {
+            let mut p = (*pod("p", "")).clone();
+            p.spec.as_mut().unwrap().node_name = None;
+            Arc::new(p)
+        };
+        c.set_nominated(pending.clone(), Some("a".into()));
+        let s = c.snapshot();
+        assert_eq!(s.nominated["a"].len(), 1);
+        assert_eq!(s.nominated_node_of("ns/p"), Some("a"));
+        assert_eq!(c.nominated_node("ns/p").as_deref(), Some("a"));
+        c.assume_pod(pod("p", "a"));
+        assert!(c.snapshot().nominated.is_empty());
+        c.set_nominated(pending, Some("a".into()));
+        c.clear_nominated("ns/p");
+        assert!(c.snapshot().nominated.is_empty());
+        // Namespace labels, for namespaceSelector.
+        assert!(c.set_namespace("x", Some([("team".into(), "t".into())].into())));
+        assert!(!c.set_namespace("x", Some([("team".into(), "t".into())].into())));
+        assert_eq!(c.snapshot().namespaces["x"]["team"], "t");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub const DEFAULT_FILTERS: &[&str] = &[
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "PodTopologySpread",
+    "InterPodAffinity",
 ];
 
 /// Score plugins and upstream's default weights.
@@ -33,6 +35,8 @@ pub const DEFAULT_SCORES: &[(&str, i64)] = &[
     ("NodeResourcesFit", 1),
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),
+    ("InterPodAffinity", 2),
+    ("PodTopologySpread", 2),
 ];
 
 /// One scheduling profile, resolved.
@@ -300,7 +304,7 @@ mod tests {
     fn defaults_match_upstream() {
         let c = Config::default();
         assert_eq!(c.profiles[0].scheduler_name, "default-scheduler");
-        assert_eq!(c.profiles[0].scores.len(), 5);
+        assert_eq!(c.profiles[0].scores.len(), 7);
         assert_eq!(c.queue.initial_backoff, Duration::from_secs(1));
         assert_eq!(c.queue.max_backoff, Duration::from_secs(10));
     }

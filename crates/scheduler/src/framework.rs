@@ -14,9 +14,14 @@ use crate::cache::Snapshot;
 use crate::config::Profile;
 use crate::nodeinfo::{NodeInfo, PodInfo};
 use crate::plugins::{
-    BalancedAllocation, Code, Failure, ImageLocality, NodeAffinity, NodeName, NodePorts,
-    NodeResourcesFit, NodeUnschedulable, Plugin, TaintToleration,
+    BalancedAllocation, Failure, ImageLocality, InterPodAffinity, NodeAffinity, NodeName,
+    NodePorts, NodeResourcesFit, NodeUnschedulable, Plugin, PodTopologySpread, State,
+    TaintToleration,
 };
+use crate::preemption::Nomination;
+
+/// Each filter's pre-filter state, in filter order (upstream CycleState).
+pub type CycleState = Vec<State>;
 
 /// Fewest nodes to find feasible before stopping (upstream `minFeasibleNodesToFind`).
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -53,6 +58,9 @@ pub struct FitError {
     pub statuses: Vec<(String, Failure)>,
     /// The preemption clause (`PostFilterMsg`), empty if none.
     pub post_filter_msg: String,
+    /// Set when preemption found a node: where the pod is nominated and
+    /// which pods to evict.
+    pub nomination: Option<Nomination>,
 }
 
 /// `0/N nodes are available: <count reason, ...>.` with reasons counted per
@@ -104,7 +112,7 @@ pub enum Outcome {
 /// A profile's instantiated plugins.
 pub struct Framework {
     pub scheduler_name: String,
-    filters: Vec<Arc<dyn Plugin>>,
+    pub(crate) filters: Vec<Arc<dyn Plugin>>,
     scorers: Vec<(Arc<dyn Plugin>, i64)>,
     percentage: Option<i32>,
 }
@@ -129,6 +137,8 @@ impl Framework {
                     resources: profile.balanced_resources.clone(),
                 }),
                 "ImageLocality" => Arc::new(ImageLocality),
+                "InterPodAffinity" => Arc::new(InterPodAffinity),
+                "PodTopologySpread" => Arc::new(PodTopologySpread),
                 _ => return None,
             })
         };
@@ -144,12 +154,64 @@ impl Framework {
         }
     }
 
+    /// Every filter's per-cycle state for `pod` over `snap`.
+    pub fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> CycleState {
+        self.filters
+            .iter()
+            .map(|f| f.pre_filter(pod, snap))
+            .collect()
+    }
+
     /// Runs the filters in order; the first failure wins.
-    pub fn run_filters(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Failure> {
-        for f in &self.filters {
-            f.filter(pod, node)?;
+    pub fn run_filters(
+        &self,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        state: &CycleState,
+    ) -> Result<(), Failure> {
+        for (i, f) in self.filters.iter().enumerate() {
+            f.filter_with(pod, node, state.get(i).and_then(|s| s.as_deref()))?;
         }
         Ok(())
+    }
+
+    /// Upstream `RunFilterPluginsWithNominatedPods`: when pods of at least
+    /// the same priority are nominated to the node, the pod must fit both
+    /// with them counted and without them.
+    pub fn filter_node(
+        &self,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        snap: &Snapshot,
+        state: &CycleState,
+    ) -> Result<(), Failure> {
+        if snap.nominated.is_empty() {
+            return self.run_filters(pod, node, state);
+        }
+        let nominated: Vec<&crate::nodeinfo::PodEntry> = snap
+            .nominated
+            .get(&node.name)
+            .map(|v| {
+                v.iter()
+                    .filter(|e| {
+                        e.key != pod.key && crate::nodeinfo::priority(&e.pod) >= pod.priority
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !nominated.is_empty() {
+            let mut with = node.clone();
+            for e in nominated {
+                with.add_pod(e.clone());
+            }
+            if state.iter().any(Option::is_some) {
+                let s2 = snap.with_node(with.clone());
+                self.run_filters(pod, &with, &self.pre_filter(pod, &s2))?;
+            } else {
+                self.run_filters(pod, &with, state)?;
+            }
+        }
+        self.run_filters(pod, node, state)
     }
 
     /// Picks a node for `pod`. `next_start` is where this cycle starts
@@ -170,10 +232,11 @@ impl Framework {
         let mut feasible: Vec<&Arc<NodeInfo>> = Vec::new();
         let mut statuses = Vec::new();
         let mut processed = 0;
+        let state = self.pre_filter(pod, snap);
         for i in 0..all {
             let n = &snap.nodes[(start + i) % all];
             processed += 1;
-            match self.run_filters(pod, n) {
+            match self.filter_node(pod, n, snap, &state) {
                 Ok(()) => {
                     feasible.push(n);
                     if feasible.len() >= want {
@@ -185,11 +248,12 @@ impl Framework {
         }
         *next_start = (start + processed) % all;
         if feasible.is_empty() {
-            let post_filter_msg = self.preemption_message(pod, snap, &statuses);
+            let (post_filter_msg, nomination) = self.post_filter(pod, snap, &statuses, &state);
             return Outcome::Unschedulable(FitError {
                 num_all_nodes: all,
                 statuses,
                 post_filter_msg,
+                nomination,
             });
         }
         let name = if feasible.len() == 1 {
@@ -208,81 +272,15 @@ impl Framework {
     /// Weighted, normalised total score per feasible node.
     pub fn score(&self, pod: &PodInfo, nodes: &[&Arc<NodeInfo>], snap: &Snapshot) -> Vec<i64> {
         let mut total = vec![0i64; nodes.len()];
-        let mut scores = vec![0i64; nodes.len()];
+        let mut scores;
         for (p, w) in &self.scorers {
-            for (s, n) in scores.iter_mut().zip(nodes) {
-                *s = p.score(pod, n, snap);
-            }
+            scores = p.score_nodes(pod, nodes, snap);
             p.normalize(&mut scores);
             for (t, s) in total.iter_mut().zip(&scores) {
                 *t += s * w;
             }
         }
         total
-    }
-
-    /// The `preemption: ...` clause as upstream's DefaultPreemption
-    /// PostFilter would write it when no candidate exists. Preemption itself
-    /// is not implemented: when removing lower-priority pods would make the
-    /// pod fit somewhere, the clause is left out (upstream would preempt).
-    fn preemption_message(
-        &self,
-        pod: &PodInfo,
-        snap: &Snapshot,
-        statuses: &[(String, Failure)],
-    ) -> String {
-        let policy = pod
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.preemption_policy.as_deref());
-        if policy == Some("Never") {
-            return "preemption: not eligible due to preemptionPolicy=Never.".to_string();
-        }
-        let by_name: HashMap<&str, &Arc<NodeInfo>> =
-            snap.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-        let mut out = Vec::new();
-        for (name, f) in statuses {
-            if f.code == Code::UnschedulableAndUnresolvable {
-                out.push((
-                    name.clone(),
-                    Failure::unresolvable("Preemption is not helpful for scheduling"),
-                ));
-                continue;
-            }
-            let Some(n) = by_name.get(name.as_str()) else {
-                continue;
-            };
-            let victims: Vec<String> = n
-                .pods
-                .iter()
-                .filter(|p| crate::nodeinfo::priority(&p.pod) < pod.priority)
-                .map(|p| p.key.clone())
-                .collect();
-            if victims.is_empty() {
-                out.push((
-                    name.clone(),
-                    Failure::unresolvable("No preemption victims found for incoming pod"),
-                ));
-                continue;
-            }
-            let mut trial = NodeInfo::clone(n);
-            for v in &victims {
-                trial.remove_pod(v);
-            }
-            match self.run_filters(pod, &trial) {
-                Err(f) => out.push((name.clone(), f)),
-                Ok(()) => {
-                    tracing::info!(
-                        pod = %pod.key,
-                        node = %name,
-                        "preemption would help but is not implemented yet"
-                    );
-                    return String::new();
-                }
-            }
-        }
-        format!("preemption: {}", fit_message(snap.nodes.len(), &out, ""))
     }
 }
 

@@ -4,14 +4,16 @@
 //! [`Scheduler::new`] + [`Scheduler::run`] with a ready `kube::Client`.
 //!
 //! * [`scheduler`]: informers (kube-rs watchers + reflector stores) for
-//!   Nodes and Pods feed the [`cache::Cache`] (with assumed pods) and the
+//!   Nodes, Pods, Namespaces and PodDisruptionBudgets feed the [`cache::Cache`] (with assumed pods) and the
 //!   [`queue::SchedulingQueue`]; the loop pops a pod, runs the
 //!   [`framework::Framework`] of its profile, assumes it on the chosen node
 //!   and binds it through `pods/binding` in a task.
 //! * [`plugins`]: NodeName, NodeUnschedulable, NodePorts, NodeResourcesFit,
-//!   NodeAffinity, TaintToleration (filters); NodeResourcesFit,
-//!   NodeResourcesBalancedAllocation, TaintToleration, NodeAffinity,
-//!   ImageLocality (scores).
+//!   NodeAffinity, TaintToleration, PodTopologySpread, InterPodAffinity
+//!   (filters); NodeResourcesFit, NodeResourcesBalancedAllocation,
+//!   TaintToleration, NodeAffinity, ImageLocality, InterPodAffinity,
+//!   PodTopologySpread (scores).
+//! * [`preemption`]: DefaultPreemption (victims, candidate choice, PDBs).
 //! * [`config`]: `KubeSchedulerConfiguration` (`kubescheduler.config.k8s.io/v1`).
 //! * [`metrics`] and [`server`]: `/metrics` and `/healthz`.
 
@@ -27,6 +29,7 @@ pub mod framework;
 pub mod metrics;
 pub mod nodeinfo;
 pub mod plugins;
+pub mod preemption;
 pub mod queue;
 pub mod resources;
 pub mod scheduler;

@@ -73,6 +73,10 @@ pub struct PodEntry {
     pub requested: Resource,
     pub non_zero: Resource,
     pub ports: Vec<HostPort>,
+    /// Has pod affinity or anti-affinity (upstream `PodsWithAffinity`).
+    pub has_affinity: bool,
+    /// Has required pod anti-affinity terms.
+    pub has_required_anti: bool,
 }
 
 impl PodEntry {
@@ -82,6 +86,12 @@ impl PodEntry {
             requested: Resource::from_list(&resources::pod_requests(&pod, false)),
             non_zero: Resource::from_list(&resources::pod_requests(&pod, true)),
             ports: host_ports(&pod),
+            has_affinity: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.affinity.as_ref())
+                .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some()),
+            has_required_anti: !crate::plugins::required_anti_affinity(&pod).is_empty(),
             pod,
         }
     }
@@ -100,6 +110,9 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Normalised image name -> size in bytes, from `status.images`.
     pub images: HashMap<String, i64>,
+    /// How many of `pods` have pod (anti-)affinity / required anti-affinity.
+    pub pods_with_affinity: usize,
+    pub pods_with_required_anti: usize,
 }
 
 /// Upstream's `normalizedImageName`: adds `:latest` when there is no tag.
@@ -146,6 +159,8 @@ impl NodeInfo {
         self.requested.add(&e.requested);
         self.non_zero_requested.add(&e.non_zero);
         self.used_ports.extend(e.ports.iter().cloned());
+        self.pods_with_affinity += usize::from(e.has_affinity);
+        self.pods_with_required_anti += usize::from(e.has_required_anti);
         self.pods.push(e);
     }
 
@@ -157,6 +172,8 @@ impl NodeInfo {
         let e = self.pods.swap_remove(i);
         self.requested.sub(&e.requested);
         self.non_zero_requested.sub(&e.non_zero);
+        self.pods_with_affinity -= usize::from(e.has_affinity);
+        self.pods_with_required_anti -= usize::from(e.has_required_anti);
         for p in &e.ports {
             if let Some(j) = self.used_ports.iter().position(|u| u == p) {
                 self.used_ports.swap_remove(j);

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Binding, Namespace, Node, ObjectReference, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Client;
@@ -22,6 +23,7 @@ use crate::events::Recorder;
 use crate::framework::{Framework, Outcome};
 use crate::metrics::{AttemptResult, Metrics};
 use crate::nodeinfo::{pod_key, PodInfo};
+use crate::preemption::Nomination;
 use crate::queue::{QueuedPod, SchedulingQueue};
 use crate::Error;
 
@@ -87,15 +89,25 @@ impl Shared {
             if self.cache().is_assumed(&key) {
                 return;
             }
+            let nominated = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.nominated_node_name.clone())
+                .filter(|n| !n.is_empty());
+            if nominated.is_some() {
+                self.cache().set_nominated(pod.clone(), nominated);
+            }
             self.queue.update(pod, Instant::now());
         } else {
             self.queue.delete(&key);
+            self.cache().clear_nominated(&key);
         }
     }
 
     fn on_pod_delete(&self, pod: &Pod) {
         let key = pod_key(pod);
         self.queue.delete(&key);
+        self.cache().clear_nominated(&key);
         if self.cache().has_pod(&key) && !self.cache().is_assumed(&key) {
             self.cache().remove_pod(&key);
             self.queue.move_all(Instant::now());
@@ -176,6 +188,10 @@ impl Scheduler {
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(pod_informer(sh.clone(), pods_synced_tx)));
         tasks.push(tokio::spawn(node_informer(sh.clone(), nodes_synced_tx)));
+        let (ns_synced_tx, mut ns_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(namespace_informer(sh.clone(), ns_synced_tx)));
+        let (pdb_synced_tx, mut pdb_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(pdb_informer(sh.clone(), pdb_synced_tx)));
         let s2 = sh.clone();
         tasks.push(tokio::spawn(async move {
             let mut t = tokio::time::interval(BACKOFF_FLUSH);
@@ -196,6 +212,8 @@ impl Scheduler {
         let synced = async {
             let _ = pods_synced.wait_for(|v| *v).await;
             let _ = nodes_synced.wait_for(|v| *v).await;
+            let _ = ns_synced.wait_for(|v| *v).await;
+            let _ = pdb_synced.wait_for(|v| *v).await;
         };
         tokio::select! {
             _ = &mut shutdown => {}
@@ -290,6 +308,83 @@ async fn node_informer(sh: Arc<Shared>, synced: watch::Sender<bool>) {
     }
 }
 
+async fn namespace_informer(sh: Arc<Shared>, synced: watch::Sender<bool>) {
+    let api: Api<Namespace> = Api::all(sh.client.clone());
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut seen = HashSet::new();
+    let mut listed = HashSet::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) => {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                listed.insert(name.clone());
+                seen.insert(name.clone());
+                let changed = sh
+                    .cache()
+                    .set_namespace(&name, Some(n.metadata.labels.unwrap_or_default()));
+                // New labels may satisfy a pending pod's namespaceSelector.
+                if changed {
+                    sh.queue.move_all(Instant::now());
+                }
+            }
+            Ok(watcher::Event::Delete(n)) => {
+                let name = n.metadata.name.unwrap_or_default();
+                seen.remove(&name);
+                let _ = sh.cache().set_namespace(&name, None);
+            }
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitDone) => {
+                for gone in seen.difference(&listed).cloned().collect::<Vec<_>>() {
+                    seen.remove(&gone);
+                    let _ = sh.cache().set_namespace(&gone, None);
+                }
+                let _ = synced.send(true);
+            }
+            Err(e) => tracing::warn!(error = %e, "namespace watch failed; retrying"),
+        }
+    }
+}
+
+async fn pdb_informer(sh: Arc<Shared>, synced: watch::Sender<bool>) {
+    let api: Api<PodDisruptionBudget> = Api::all(sh.client.clone());
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let key = |p: &PodDisruptionBudget| {
+        format!(
+            "{}/{}",
+            p.metadata.namespace.as_deref().unwrap_or(""),
+            p.metadata.name.as_deref().unwrap_or("")
+        )
+    };
+    let mut seen = HashSet::new();
+    let mut listed = HashSet::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => {
+                let k = key(&p);
+                listed.insert(k.clone());
+                seen.insert(k.clone());
+                sh.cache().set_pdb(&k, Some(Arc::new(p)));
+            }
+            Ok(watcher::Event::Delete(p)) => {
+                let k = key(&p);
+                seen.remove(&k);
+                sh.cache().set_pdb(&k, None);
+            }
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitDone) => {
+                for gone in seen.difference(&listed).cloned().collect::<Vec<_>>() {
+                    seen.remove(&gone);
+                    sh.cache().set_pdb(&gone, None);
+                }
+                let _ = synced.send(true);
+            }
+            Err(e) => tracing::warn!(error = %e, "PodDisruptionBudget watch failed; retrying"),
+        }
+    }
+}
+
 /// One scheduling cycle (synchronous); binding and reporting run in tasks.
 fn schedule_one(sh: &Arc<Shared>, qp: QueuedPod, cycle: u64, next_start: &mut usize) {
     let start = Instant::now();
@@ -332,9 +427,19 @@ fn schedule_one(sh: &Arc<Shared>, qp: QueuedPod, cycle: u64, next_start: &mut us
                 start.elapsed().as_secs_f64(),
             );
             let pod = qp.pod.clone();
+            if let Some(nom) = &fe.nomination {
+                let mut cache = sh.cache();
+                for d in &nom.displaced {
+                    cache.clear_nominated(&pod_key(d));
+                }
+                cache.set_nominated(pod.clone(), Some(nom.node.clone()));
+            }
             sh.queue.add_unschedulable(qp, cycle, false, Instant::now());
             let sh = sh.clone();
             tokio::spawn(async move {
+                if let Some(nom) = fe.nomination {
+                    preempt(&sh, &pod, &profile, nom).await;
+                }
                 report_failure(&sh, &pod, &profile, "Unschedulable", &msg).await
             });
         }
@@ -426,6 +531,59 @@ async fn bind(
             // The cache lost a pod: others may fit now.
             sh.queue.move_all(Instant::now());
         }
+    }
+}
+
+/// Upstream `prepareCandidate` + the nomination: evicts the victims
+/// (graceful deletion, a `Preempted` event on each), clears the nomination
+/// of lower-priority pods nominated to the node, and sets
+/// `status.nominatedNodeName` on the preemptor.
+async fn preempt(sh: &Shared, pod: &Pod, profile: &str, nom: Nomination) {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    for v in &nom.victims {
+        let ns = v.metadata.namespace.clone().unwrap_or_default();
+        let name = v.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(sh.client.clone(), &ns);
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {
+                tracing::info!(preemptor = %pod_key(pod), victim = %format!("{ns}/{name}"), node = %nom.node, "preempted");
+                if let Some(r) = sh.recorders.get(profile) {
+                    let note = format!("Preempted by pod {uid} on node {}", nom.node);
+                    if let Err(e) = r
+                        .publish(v, "Normal", "Preempted", "Preempting", &note)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "recording Preempted event");
+                    }
+                }
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                tracing::warn!(error = %e, victim = %format!("{ns}/{name}"), "deleting preemption victim")
+            }
+        }
+    }
+    for d in &nom.displaced {
+        let ns = d.metadata.namespace.clone().unwrap_or_default();
+        let name = d.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(sh.client.clone(), &ns);
+        let patch = json!({"status": {"nominatedNodeName": null}});
+        if let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            tracing::warn!(error = %e, pod = %format!("{ns}/{name}"), "clearing nominatedNodeName");
+        }
+    }
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(sh.client.clone(), &ns);
+    let patch = json!({"status": {"nominatedNodeName": nom.node}});
+    if let Err(e) = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+    {
+        tracing::warn!(error = %e, pod = %format!("{ns}/{name}"), "setting nominatedNodeName");
     }
 }
 

@@ -47,6 +47,10 @@ impl TestServer {
     }
 
     pub async fn start_with(f: impl FnOnce(&mut apiserver::Config)) -> TestServer {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
         let etcd = etcd_harness::Etcd::start().expect("etcd");
         let prefix = etcd.unique_prefix();
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -6,6 +6,9 @@
 //! preemption could help) and the reasons that end up, counted per node, in
 //! the `0/N nodes are available: ...` message.
 
+use std::any::Any;
+use std::sync::Arc;
+
 use crate::cache::Snapshot;
 use crate::nodeinfo::{NodeInfo, PodInfo};
 
@@ -13,12 +16,20 @@ mod affinity;
 mod basic;
 mod fit;
 mod image;
+mod interpod;
+pub mod selector;
+mod spread;
 mod taints;
 
 pub use affinity::{node_matches_term, NodeAffinity};
 pub use basic::{NodeName, NodePorts, NodeUnschedulable};
 pub use fit::{BalancedAllocation, NodeResourcesFit, ScoringStrategy};
 pub use image::ImageLocality;
+pub use interpod::{
+    required_anti_affinity, InterPodAffinity, ERR_AFFINITY, ERR_ANTI_AFFINITY,
+    ERR_EXISTING_ANTI_AFFINITY,
+};
+pub use spread::{PodTopologySpread, ERR_CONSTRAINTS, ERR_MISSING_LABEL};
 pub use taints::{tolerates, TaintToleration};
 
 /// The highest score a plugin gives a node (upstream `MaxNodeScore`).
@@ -56,6 +67,10 @@ impl Failure {
     }
 }
 
+/// What a plugin's [`Plugin::pre_filter`] computes once per cycle for its
+/// [`Plugin::filter_with`] (upstream's CycleState entry); `None`: skip.
+pub type State = Option<Arc<dyn Any + Send + Sync>>;
+
 /// A scheduling plugin. Filters implement [`Plugin::filter`], scorers
 /// [`Plugin::score`] (0..=100 after [`Plugin::normalize`]).
 pub trait Plugin: Send + Sync {
@@ -65,6 +80,33 @@ pub trait Plugin: Send + Sync {
     /// Whether the node can take the pod.
     fn filter(&self, _pod: &PodInfo, _node: &NodeInfo) -> Result<(), Failure> {
         Ok(())
+    }
+
+    /// Computes per-cycle state from the whole snapshot (upstream PreFilter).
+    fn pre_filter(&self, _pod: &PodInfo, _snapshot: &Snapshot) -> State {
+        None
+    }
+
+    /// Filter with the state from [`Plugin::pre_filter`]; plugins without
+    /// state implement [`Plugin::filter`] instead.
+    fn filter_with(
+        &self,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        _state: Option<&(dyn Any + Send + Sync)>,
+    ) -> Result<(), Failure> {
+        self.filter(pod, node)
+    }
+
+    /// Raw scores of all feasible nodes at once (upstream PreScore + Score);
+    /// by default [`Plugin::score`] per node. [`Plugin::normalize`] follows.
+    fn score_nodes(
+        &self,
+        pod: &PodInfo,
+        nodes: &[&Arc<NodeInfo>],
+        snapshot: &Snapshot,
+    ) -> Vec<i64> {
+        nodes.iter().map(|n| self.score(pod, n, snapshot)).collect()
     }
 
     /// The node's raw score for the pod.

@@ -116,6 +116,17 @@ impl Cluster {
             .unwrap()
     }
 
+    /// Creates a pod with labels.
+    pub async fn labelled_pod(&self, name: &str, labels: Value, spec: Value) -> Pod {
+        let mut v = json!({"metadata": {"name": name, "labels": labels},
+                           "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        merge(&mut v["spec"], spec);
+        self.pods()
+            .create(&PostParams::default(), &serde_json::from_value(v).unwrap())
+            .await
+            .unwrap()
+    }
+
     /// Waits (bounded) until the pod is bound; returns the node.
     pub async fn bound_node(&self, name: &str) -> String {
         let pods = self.pods();
