@@ -36,14 +36,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::deployment::{compute_hash, scaled_value};
 use crate::statefulset::{revision_data, LABEL_HASH, LABEL_REVISION};
-use crate::util::{controller_ref, is_code, is_pod_available, is_pod_ready, key_of, owner_ref};
+use crate::util::{
+    controller_ref, delete_pod, is_code, is_pod_available, is_pod_ready, key_of, owner_ref,
+};
 use crate::worker::run_workers;
 use crate::{Context, Error};
 
@@ -344,25 +346,6 @@ async fn ensure_revision(
             "creating controllerrevision for {}",
             key_of(ds)
         ))(e)),
-    }
-}
-
-async fn delete_pod(ctx: &Context, p: &Pod) -> Result<(), Error> {
-    let ns = p.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let dp = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: p.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match api.delete(&p.name_any(), &dp).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_code(&e, 404) || is_code(&e, 409) => Ok(()),
-        Err(e) => Err(Error::kube(format!("deleting pod {ns}/{}", p.name_any()))(
-            e,
-        )),
     }
 }
 

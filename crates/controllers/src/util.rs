@@ -264,6 +264,30 @@ pub fn is_code(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
+/// Deletes a pod by name, conditioned on its uid so a same-named successor
+/// is never hit; a pod already gone (404) or replaced (409) is fine.
+pub async fn delete_pod(ctx: &crate::Context, p: &Pod) -> Result<(), crate::Error> {
+    use kube::api::{DeleteParams, Preconditions};
+    use kube::{Api, ResourceExt};
+    let ns = p.namespace().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: p.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&p.name_any(), &dp).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_code(&e, 404) || is_code(&e, 409) => Ok(()),
+        Err(e) => Err(crate::Error::kube(format!(
+            "deleting pod {ns}/{}",
+            p.name_any()
+        ))(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
