@@ -66,6 +66,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The `kube-system/kube-scheduler` Lease was lost (the process exits,
+    /// as upstream's does, so a fresh start rejoins the election).
+    #[error(transparent)]
+    LeaderElection(#[from] client_support::LeaderElectionError),
 }
 
 /// What the binary hands to [`run`].
@@ -132,18 +136,29 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         .await
         .map_err(|source| Error::Listen { addr, source })?;
     tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "serving /healthz and /metrics over plain HTTP");
-    if opts.config.leader_elect {
-        tracing::warn!("leader election is not implemented yet; running as the only scheduler");
-    }
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut srx = stop_rx.clone();
     let server = tokio::spawn(server::serve(listener, metrics.clone(), async move {
         let _ = srx.wait_for(|v| *v).await;
     }));
-    let result = Scheduler::new(client, opts.config, metrics)
-        .run(shutdown)
-        .await;
+    let leader_elect = opts.config.leader_elect;
+    let scheduler = Scheduler::new(client.clone(), opts.config, metrics);
+    let result = if leader_elect {
+        // Schedule only while holding the Lease, as upstream.
+        let elector = client_support::LeaderElector::new(
+            client,
+            client_support::LeaderElectionConfig::new("kube-system", "kube-scheduler"),
+        );
+        let work = async move {
+            if let Err(e) = scheduler.run(std::future::pending()).await {
+                tracing::error!(error = %e, "scheduler stopped");
+            }
+        };
+        elector.run(work, shutdown).await.map_err(Error::from)
+    } else {
+        scheduler.run(shutdown).await
+    };
     let _ = stop_tx.send(true);
     let _ = server.await;
     result

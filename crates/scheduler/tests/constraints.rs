@@ -80,6 +80,16 @@ async fn topology_spread_holds_max_skew_across_zones() {
         )
         .await;
     }
+    // Node events arrive in order: once a pod pinned to the last node
+    // created binds, the scheduler has seen every node with its status, so
+    // no spread decision below is made against a partial zone list.
+    let mut probe = cpu("100m");
+    merge(
+        &mut probe,
+        json!({"nodeSelector": {"kubernetes.io/hostname": "c1"}}),
+    );
+    c.pod("probe", probe).await;
+    assert_eq!(c.bound_node("probe").await, "c1");
     let mut spec = cpu("500m");
     merge(
         &mut spec,
