@@ -12,6 +12,7 @@
 
 pub mod informer;
 pub mod leader_election;
+pub mod selectors;
 pub mod workqueue;
 
 pub use informer::{Informer, InformerEvent};

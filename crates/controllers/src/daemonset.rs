@@ -48,6 +48,7 @@ use crate::util::{
 };
 use crate::worker::run_workers;
 use crate::{Context, Error};
+use client_support::selectors::node_matches_term;
 
 /// The tolerations upstream adds to every daemon pod.
 pub fn daemon_tolerations(host_network: bool) -> Vec<Toleration> {
@@ -89,54 +90,18 @@ pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
     exists || t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
 }
 
-fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&String>) -> bool {
-    let values = r.values.as_deref().unwrap_or(&[]);
-    match r.operator.as_str() {
-        "In" => value.is_some_and(|v| values.contains(v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(v), Some(w)) = (
-                value.and_then(|v| v.parse::<i64>().ok()),
-                values.first().and_then(|w| w.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            if r.operator == "Gt" {
-                v > w
-            } else {
-                v < w
-            }
-        }
-        _ => false,
-    }
-}
-
-fn term_matches(t: &NodeSelectorTerm, node: &Node) -> bool {
-    let exprs = t.match_expressions.as_deref().unwrap_or(&[]);
-    let fields = t.match_fields.as_deref().unwrap_or(&[]);
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    exprs
-        .iter()
-        .all(|r| requirement_matches(r, labels.get(&r.key)))
-        && fields.iter().all(|r| {
-            r.key == "metadata.name" && requirement_matches(r, node.metadata.name.as_ref())
-        })
-}
-
 /// Whether a daemon pod from `template` should run on `node` (upstream
 /// `NodeShouldRunDaemonPod`): selector, required affinity, taints.
 pub fn should_run(template: &PodTemplateSpec, node: &Node) -> bool {
     let Some(spec) = template.spec.as_ref() else {
         return false;
     };
-    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let labels = node.metadata.labels.as_ref();
     if let Some(sel) = &spec.node_selector {
-        if !sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        if !sel
+            .iter()
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        {
             return false;
         }
     }
@@ -152,7 +117,7 @@ pub fn should_run(template: &PodTemplateSpec, node: &Node) -> bool {
         if !req
             .node_selector_terms
             .iter()
-            .any(|t| term_matches(t, node))
+            .any(|t| node_matches_term(t, node.metadata.name.as_deref().unwrap_or(""), labels))
         {
             return false;
         }

@@ -20,34 +20,7 @@ pub fn now() -> Time {
     Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
 }
 
-/// Whether `sel` selects `labels` (an empty selector selects everything,
-/// as `metav1.LabelSelectorAsSelector`).
-pub fn selector_matches(sel: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    if let Some(ml) = &sel.match_labels {
-        for (k, v) in ml {
-            if labels.get(k) != Some(v) {
-                return false;
-            }
-        }
-    }
-    for e in sel.match_expressions.iter().flatten() {
-        let val = labels.get(&e.key);
-        let values = e.values.as_deref().unwrap_or(&[]);
-        let ok = match e.operator.as_str() {
-            "In" => val.is_some_and(|v| values.contains(v)),
-            "NotIn" => val.is_none_or(|v| !values.contains(v)),
-            "Exists" => val.is_some(),
-            "DoesNotExist" => val.is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
+pub use client_support::selectors::label_selector_matches as selector_matches;
 
 /// Whether a selector has no requirements (upstream refuses to act on those).
 pub fn selector_is_empty(sel: &LabelSelector) -> bool {

@@ -16,8 +16,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use crate::cache::Snapshot;
 use crate::framework::{fit_message, CycleState, Framework};
 use crate::nodeinfo::{priority, NodeInfo, PodEntry, PodInfo};
-use crate::plugins::selector::selector_matches;
 use crate::plugins::{Code, Failure};
+use client_support::selectors::label_selector_matches as selector_matches;
 
 /// The outcome of a successful preemption: the node the preemptor is
 /// nominated to and the pods to evict there.

@@ -1,10 +1,6 @@
 //! NodeAffinity: `spec.nodeSelector`, required node affinity (filter) and
 //! preferred node affinity (score).
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm};
-
 use super::{default_normalize, Failure, Plugin, MAX_NODE_SCORE};
 use crate::cache::Snapshot;
 use crate::nodeinfo::{NodeInfo, PodInfo};
@@ -12,51 +8,9 @@ use crate::nodeinfo::{NodeInfo, PodInfo};
 /// Reason upstream gives when nodeSelector or required affinity fails.
 pub const ERR_REASON: &str = "node(s) didn't match Pod's node affinity/selector";
 
+pub use client_support::selectors::node_matches_term;
+
 pub struct NodeAffinity;
-
-fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = r.values.as_deref().unwrap_or(&[]);
-    match r.operator.as_str() {
-        "In" => !values.is_empty() && value.is_some_and(|v| values.iter().any(|x| x == v)),
-        "NotIn" => !values.is_empty() && value.is_none_or(|v| !values.iter().any(|x| x == v)),
-        "Exists" => values.is_empty() && value.is_some(),
-        "DoesNotExist" => values.is_empty() && value.is_none(),
-        op @ ("Gt" | "Lt") => {
-            let [bound] = values else { return false };
-            let (Ok(bound), Some(Ok(v))) = (bound.parse::<i64>(), value.map(str::parse::<i64>))
-            else {
-                return false;
-            };
-            if op == "Gt" {
-                v > bound
-            } else {
-                v < bound
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Whether one node selector term matches a node (its expressions and
-/// fields ANDed; an empty term matches nothing).
-pub fn node_matches_term(
-    term: &NodeSelectorTerm,
-    name: &str,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
-    let fields = term.match_fields.as_deref().unwrap_or(&[]);
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
-    exprs.iter().all(|r| requirement_matches(r, label(&r.key)))
-        && fields.iter().all(|r| {
-            r.key == "metadata.name"
-                && matches!(r.operator.as_str(), "In" | "NotIn")
-                && requirement_matches(r, Some(name))
-        })
-}
 
 /// Whether the node satisfies the pod's nodeSelector and required affinity.
 pub fn required_matches(pod: &PodInfo, node: &NodeInfo) -> bool {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 
-use super::selector::selector_matches;
 use super::{Failure, Plugin, State, MAX_NODE_SCORE};
 use crate::cache::Snapshot;
 use crate::nodeinfo::{NodeInfo, PodInfo};
+use client_support::selectors::label_selector_matches as selector_matches;
 
 pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 pub const ERR_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";

@@ -17,7 +17,6 @@ mod basic;
 mod fit;
 mod image;
 mod interpod;
-pub mod selector;
 mod spread;
 mod taints;
 

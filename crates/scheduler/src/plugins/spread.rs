@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
-use super::selector::selector_matches;
 use super::{affinity, tolerates, Failure, Plugin, State, MAX_NODE_SCORE};
 use crate::cache::Snapshot;
 use crate::nodeinfo::{NodeInfo, PodInfo};
+use client_support::selectors::label_selector_matches as selector_matches;
 
 pub const ERR_CONSTRAINTS: &str = "node(s) didn't match pod topology spread constraints";
 pub const ERR_MISSING_LABEL: &str =
