@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use crate::quantity::Quantity;
 use serde_json::{Map, Value};
 
 use crate::status::{FieldError, FieldErrorKind};
@@ -1058,167 +1059,17 @@ pub fn selector_matches(sel: &Value, labels: Option<&Map<String, Value>>) -> boo
 }
 
 // ---------------------------------------------------------------------------
-// Quantities (a minimal local parser; enough to compare and print).
+// Quantities (parsed by `crate::quantity`).
 // ---------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum QFormat {
-    DecimalSi,
-    BinarySi,
-    DecimalExponent,
-}
-
-/// A quantity held as nano-units.
-#[derive(Debug, Clone, Copy)]
-struct Qty {
-    nanos: i128,
-    format: QFormat,
-}
 
 const QUANTITY_MSG: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-fn pow10(n: u32) -> Option<i128> {
-    10i128.checked_pow(n)
-}
-
-fn parse_quantity(s: &str) -> Option<Qty> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let num_len = rest
-        .bytes()
-        .take_while(|c| c.is_ascii_digit() || *c == b'.')
-        .count();
-    let (num, suffix) = rest.split_at(num_len);
-    if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-        return None;
-    }
-    let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-    let digits = format!("{int_part}{frac_part}");
-    let digits = digits.trim_start_matches('0');
-    if digits.len() > 30 {
-        return None;
-    }
-    let mantissa: i128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().ok()?
-    };
-    let frac = frac_part.len() as i32;
-    // value = mantissa * 10^-frac * multiplier; nanos = value * 10^9.
-    let (format, exp10, bin_shift): (QFormat, i32, u32) = match suffix {
-        "" => (QFormat::DecimalSi, 0, 0),
-        "n" => (QFormat::DecimalSi, -9, 0),
-        "u" => (QFormat::DecimalSi, -6, 0),
-        "m" => (QFormat::DecimalSi, -3, 0),
-        "k" => (QFormat::DecimalSi, 3, 0),
-        "M" => (QFormat::DecimalSi, 6, 0),
-        "G" => (QFormat::DecimalSi, 9, 0),
-        "T" => (QFormat::DecimalSi, 12, 0),
-        "P" => (QFormat::DecimalSi, 15, 0),
-        "E" => (QFormat::DecimalSi, 18, 0),
-        "Ki" => (QFormat::BinarySi, 0, 10),
-        "Mi" => (QFormat::BinarySi, 0, 20),
-        "Gi" => (QFormat::BinarySi, 0, 30),
-        "Ti" => (QFormat::BinarySi, 0, 40),
-        "Pi" => (QFormat::BinarySi, 0, 50),
-        "Ei" => (QFormat::BinarySi, 0, 60),
-        other => {
-            let e = other
-                .strip_prefix('e')
-                .or_else(|| other.strip_prefix('E'))?;
-            let digits = e.trim_start_matches(['+', '-']);
-            if digits.is_empty()
-                || !digits.bytes().all(|c| c.is_ascii_digit())
-                || e.len() - digits.len() > 1
-            {
-                return None;
-            }
-            let n: i32 = e.parse().ok()?;
-            (QFormat::DecimalExponent, n, 0)
-        }
-    };
-    let mut value = mantissa.checked_mul(1i128.checked_shl(bin_shift)?)?;
-    let scale = exp10 + 9 - frac;
-    if scale >= 0 {
-        value = value.checked_mul(pow10(scale as u32)?)?;
-    } else {
-        let d = pow10((-scale) as u32)?;
-        value = (value + d - 1) / d;
-    }
-    Some(Qty {
-        nanos: if neg { -value } else { value },
-        format,
-    })
-}
-
-fn canonical_quantity(q: Qty) -> String {
-    if q.nanos == 0 {
-        return "0".to_string();
-    }
-    let sign = if q.nanos < 0 { "-" } else { "" };
-    let n = q.nanos.abs();
-    let giga = 1_000_000_000i128;
-    let mut format = q.format;
-    if format == QFormat::BinarySi && (n < 1024 * giga || n % giga != 0) {
-        format = QFormat::DecimalSi;
-    }
-    match format {
-        QFormat::BinarySi => {
-            let mut v = n / giga;
-            let suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-            let mut i = 0;
-            while i < 6 && v % 1024 == 0 {
-                v /= 1024;
-                i += 1;
-            }
-            format!("{sign}{v}{}", suffixes[i])
-        }
-        QFormat::DecimalSi | QFormat::DecimalExponent => {
-            // Largest exponent (a multiple of 3, from 18 down to -9) that
-            // divides the value exactly.
-            let mut exp = 18i32;
-            loop {
-                let d = pow10((exp + 9) as u32).unwrap_or(1);
-                if n % d == 0 || exp == -9 {
-                    let v = n / d;
-                    let suffix = if format == QFormat::DecimalExponent {
-                        if exp == 0 {
-                            String::new()
-                        } else {
-                            format!("e{exp}")
-                        }
-                    } else {
-                        match exp {
-                            18 => "E",
-                            15 => "P",
-                            12 => "T",
-                            9 => "G",
-                            6 => "M",
-                            3 => "k",
-                            0 => "",
-                            -3 => "m",
-                            -6 => "u",
-                            _ => "n",
-                        }
-                        .to_string()
-                    };
-                    return format!("{sign}{v}{suffix}");
-                }
-                exp -= 3;
-            }
-        }
-    }
-}
-
 /// A quantity field as a string (numbers are accepted as JSON allows).
-fn quantity_of(v: &Value) -> Option<Qty> {
+fn quantity_of(v: &Value) -> Option<Quantity> {
     match v {
-        Value::String(s) => parse_quantity(s),
-        Value::Number(n) => parse_quantity(&n.to_string()),
+        Value::String(s) => Quantity::parse(s).ok(),
+        Value::Number(n) => Quantity::parse(&n.to_string()).ok(),
         _ => None,
     }
 }
@@ -1634,7 +1485,7 @@ fn validate_volume_source(errs: &mut Errs, vol: &Value, path: &str, sources: &[&
                 if let Some(limit) = s.get("sizeLimit") {
                     match quantity_of(limit) {
                         None => errs.push(invalid(child(&sp, "sizeLimit"), limit, QUANTITY_MSG)),
-                        Some(q) if q.nanos < 0 => {
+                        Some(q) if q.sign() < 0 => {
                             errs.push(invalid(child(&sp, "sizeLimit"), limit, NEGATIVE))
                         }
                         _ => {}
@@ -2336,8 +2187,8 @@ fn validate_resources(errs: &mut Errs, res: &Value, path: &str) {
     let lim_path = child(path, "limits");
     let req_path = child(path, "requests");
     let limits = obj(res, "limits");
-    let mut parsed_limits: BTreeMap<&str, Qty> = BTreeMap::new();
-    let check_entry = |errs: &mut Errs, name: &str, v: &Value, p: &str| -> Option<Qty> {
+    let mut parsed_limits: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let check_entry = |errs: &mut Errs, name: &str, v: &Value, p: &str| -> Option<Quantity> {
         for m in is_qualified_name(name) {
             errs.push(invalid_str(p, name, m));
         }
@@ -2362,13 +2213,13 @@ fn validate_resources(errs: &mut Errs, res: &Value, path: &str) {
                 None
             }
             Some(q) => {
-                if q.nanos < 0 {
-                    errs.push(invalid_str(p, &canonical_quantity(q), NEGATIVE));
+                if q.sign() < 0 {
+                    errs.push(invalid_str(p, &q.canonical(), NEGATIVE));
                 } else if !overcommit_allowed(name)
                     && !name.starts_with("hugepages-")
-                    && q.nanos % 1_000_000_000 != 0
+                    && q.scaled_value(-9) % 1_000_000_000 != 0
                 {
-                    errs.push(invalid_str(p, &canonical_quantity(q), "must be an integer"));
+                    errs.push(invalid_str(p, &q.canonical(), "must be an integer"));
                 }
                 Some(q)
             }
@@ -2388,22 +2239,19 @@ fn validate_resources(errs: &mut Errs, res: &Value, path: &str) {
             };
             match parsed_limits.get(name.as_str()) {
                 Some(l) => {
-                    if q.nanos != l.nanos && !overcommit_allowed(name) {
+                    if q != *l && !overcommit_allowed(name) {
                         errs.push(invalid_str(
                             req_path.clone(),
-                            &canonical_quantity(q),
-                            format!(
-                                "must be equal to {name} limit of {}",
-                                canonical_quantity(*l)
-                            ),
+                            &q.canonical(),
+                            format!("must be equal to {name} limit of {}", l.canonical()),
                         ));
-                    } else if q.nanos > l.nanos {
+                    } else if q > *l {
                         errs.push(invalid_str(
                             req_path.clone(),
-                            &canonical_quantity(q),
+                            &q.canonical(),
                             format!(
                                 "must be less than or equal to {name} limit of {}",
-                                canonical_quantity(*l)
+                                l.canonical()
                             ),
                         ));
                     }
@@ -4078,9 +3926,9 @@ fn pvc_spec_errors(errs: &mut Errs, spec: &Value, path: &str) {
         None => errs.push(required(storage_path, "")),
         Some(v) => match quantity_of(v) {
             None => errs.push(invalid(storage_path, v, QUANTITY_MSG)),
-            Some(q) if q.nanos <= 0 => errs.push(invalid_str(
+            Some(q) if q.sign() <= 0 => errs.push(invalid_str(
                 storage_path,
-                &canonical_quantity(q),
+                &q.canonical(),
                 "must be greater than zero",
             )),
             _ => {}
@@ -4160,11 +4008,9 @@ fn validate_pv(errs: &mut Errs, pv: &Value) {
             let p = key("spec.capacity", r);
             match quantity_of(q) {
                 None => errs.push(invalid(p, q, QUANTITY_MSG)),
-                Some(v) if v.nanos <= 0 => errs.push(invalid_str(
-                    p,
-                    &canonical_quantity(v),
-                    "must be greater than zero",
-                )),
+                Some(v) if v.sign() <= 0 => {
+                    errs.push(invalid_str(p, &v.canonical(), "must be greater than zero"))
+                }
                 _ => {}
             }
         }
@@ -5658,7 +5504,7 @@ mod tests {
 
     #[test]
     fn quantities() {
-        let q = |s: &str| canonical_quantity(parse_quantity(s).unwrap());
+        let q = |s: &str| Quantity::parse(s).unwrap().canonical();
         assert_eq!(q("2000m"), "2");
         assert_eq!(q("1.5"), "1500m");
         assert_eq!(q("1024Mi"), "1Gi");
@@ -5667,10 +5513,10 @@ mod tests {
         assert_eq!(q("12000"), "12k");
         assert_eq!(q("1e3"), "1e3");
         assert_eq!(q("100"), "100");
-        assert!(parse_quantity("1.2.3").is_none());
-        assert!(parse_quantity("abc").is_none());
-        assert!(parse_quantity("5Gb").is_none());
-        assert!(parse_quantity("1Gi").unwrap().nanos > parse_quantity("1G").unwrap().nanos);
+        assert!(Quantity::parse("1.2.3").is_err());
+        assert!(Quantity::parse("abc").is_err());
+        assert!(Quantity::parse("5Gb").is_err());
+        assert!(Quantity::parse("1Gi").unwrap() > Quantity::parse("1G").unwrap());
     }
 
     #[test]
