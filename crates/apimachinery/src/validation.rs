@@ -1029,33 +1029,13 @@ fn selector_is_empty(sel: &Value) -> bool {
 /// Whether a `metav1.LabelSelector` selects the given labels. A null selector
 /// selects nothing; an empty one selects everything.
 pub fn selector_matches(sel: &Value, labels: Option<&Map<String, Value>>) -> bool {
-    if sel.is_null() {
+    let Ok(sel) = crate::selector::LabelSelector::from_json(sel) else {
         return false;
-    }
-    let get = |k: &str| labels.and_then(|l| l.get(k)).map(scalar_str);
-    if let Some(ml) = obj(sel, "matchLabels") {
-        for (k, v) in ml {
-            if get(k).as_deref() != Some(scalar_str(v).as_str()) {
-                return false;
-            }
-        }
-    }
-    for e in arr(sel, "matchExpressions") {
-        let k = st(e, "key");
-        let values: Vec<String> = arr(e, "values").iter().map(scalar_str).collect();
-        let cur = get(k);
-        let ok = match st(e, "operator") {
-            "In" => cur.is_some_and(|c| values.contains(&c)),
-            "NotIn" => cur.is_none_or(|c| !values.contains(&c)),
-            "Exists" => cur.is_some(),
-            "DoesNotExist" => cur.is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
+    };
+    let labels: std::collections::BTreeMap<String, String> = labels
+        .map(|l| l.iter().map(|(k, v)| (k.clone(), scalar_str(v))).collect())
+        .unwrap_or_default();
+    sel.matches(&labels)
 }
 
 // ---------------------------------------------------------------------------
