@@ -1913,7 +1913,8 @@ fn path_param(name: &'static str, description: &'static str) -> Param {
 }
 
 impl Param {
-    fn to_v2(self) -> Value {
+    /// The fields both OpenAPI versions share, in upstream's order.
+    fn common(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("description".into(), json!(self.description));
         m.insert(
@@ -1927,25 +1928,18 @@ impl Param {
         if matches!(self.loc, Loc::Path) {
             m.insert("required".into(), json!(true));
         }
+        m
+    }
+
+    fn to_v2(self) -> Value {
+        let mut m = self.common();
         m.insert("type".into(), json!(self.ty));
         m.insert("uniqueItems".into(), json!(true));
         Value::Object(m)
     }
 
     fn to_v3(self) -> Value {
-        let mut m = Map::new();
-        m.insert("description".into(), json!(self.description));
-        m.insert(
-            "in".into(),
-            json!(match self.loc {
-                Loc::Path => "path",
-                Loc::Query => "query",
-            }),
-        );
-        m.insert("name".into(), json!(self.name));
-        if matches!(self.loc, Loc::Path) {
-            m.insert("required".into(), json!(true));
-        }
+        let mut m = self.common();
         m.insert(
             "schema".into(),
             json!({ "type": self.ty, "uniqueItems": true }),
