@@ -1448,19 +1448,7 @@ fn validate_volume_source(errs: &mut Errs, vol: &Value, path: &str, sources: &[&
         count += 1;
         let sp = child(path, src);
         match *src {
-            "hostPath" => {
-                let hp = st(s, "path");
-                if hp.is_empty() {
-                    errs.push(required(child(&sp, "path"), ""));
-                } else {
-                    no_backsteps(errs, hp, &child(&sp, "path"));
-                }
-                if let Some(t) = s.get("type").and_then(Value::as_str) {
-                    if !HOST_PATH_TYPES.contains(&t) {
-                        errs.push(not_supported(child(&sp, "type"), t, HOST_PATH_TYPES));
-                    }
-                }
-            }
+            "hostPath" => validate_host_path(errs, s, &sp),
             "emptyDir" => {
                 if let Some(limit) = s.get("sizeLimit") {
                     match quantity_of(limit) {
@@ -1623,6 +1611,22 @@ fn file_mode(errs: &mut Errs, v: &Value, k: &str, path: &str) {
     if let Some(m) = int(v, k) {
         if !(0..=0o777).contains(&m) {
             errs.push(invalid_int(child(path, k), m, FILE_MODE));
+        }
+    }
+}
+
+/// A `hostPath` source (pod volumes and PersistentVolumes alike): a path
+/// without `..` steps and a supported type.
+fn validate_host_path(errs: &mut Errs, s: &Value, sp: &str) {
+    let p = st(s, "path");
+    if p.is_empty() {
+        errs.push(required(child(sp, "path"), ""));
+    } else {
+        no_backsteps(errs, p, &child(sp, "path"));
+    }
+    if let Some(t) = s.get("type").and_then(Value::as_str) {
+        if !HOST_PATH_TYPES.contains(&t) {
+            errs.push(not_supported(child(sp, "type"), t, HOST_PATH_TYPES));
         }
     }
 }
@@ -4031,19 +4035,7 @@ fn validate_pv(errs: &mut Errs, pv: &Value) {
         }
         n += 1;
         match *src {
-            "hostPath" => {
-                let p = st(s, "path");
-                if p.is_empty() {
-                    errs.push(required(child(&sp, "path"), ""));
-                } else {
-                    no_backsteps(errs, p, &child(&sp, "path"));
-                }
-                if let Some(t) = s.get("type").and_then(Value::as_str) {
-                    if !HOST_PATH_TYPES.contains(&t) {
-                        errs.push(not_supported(child(&sp, "type"), t, HOST_PATH_TYPES));
-                    }
-                }
-            }
+            "hostPath" => validate_host_path(errs, s, &sp),
             "local" => {
                 let p = st(s, "path");
                 if p.is_empty() {
