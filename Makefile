@@ -33,6 +33,12 @@ integration: deps
 compat: deps
 	@bash tests/compat/run.sh
 
+## The seed tutorial with upstream kubectl against `make cluster`'s cluster
+## (started and stopped by the suite when none runs).
+.PHONY: e2e
+e2e: deps
+	@bash tests/e2e/run.sh
+
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -40,7 +46,8 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-## A local cluster in the background: etcd and kube-apiserver for now.
+## The whole local cluster in the background: etcd, registry, containerd,
+## the control plane, kubelet, kube-proxy and DNS (hack/local-up.sh).
 cluster: deps
 	@PROFILE=$(PROFILE) bash hack/local-up.sh
 

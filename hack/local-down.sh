@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Stops what hack/local-up.sh started (only the PIDs it recorded) and
-# removes the state it made under _output/local.
+# removes what it made: pods and their sandboxes, shims, network namespaces,
+# the CNI bridge and IP allocations, NAT rules, kube-proxy's nft table,
+# mounts, cgroups, containerd state and everything under _output/local.
 set -euo pipefail
 source "$(dirname "$0")/lib/cluster-env.sh"
 
@@ -17,10 +19,50 @@ stop() {
   rm -f "$f"
 }
 
-# Reverse start order.
+# The binary of a component, in whichever profile was built.
+bin_of() {
+  local b
+  for b in "$BIN/$1" "$ROOT/target/release/$1" "$ROOT/target/debug/$1"; do
+    if [[ -x "$b" ]]; then echo "$b"; return 0; fi
+  done
+  return 1
+}
+
+started_containerd=false
+[[ -f "$RUN/containerd.pid" || -d "$CONTAINERD_DIR" ]] && started_containerd=true
+
+# Node agents first, so nothing recreates what is being removed.
+stop kube-dns
+stop kube-proxy
+if [[ -f "$OUT/kube-proxy.kubeconfig" ]] && reset="$(bin_of kube-proxy)"; then
+  "$reset" --cleanup --nft-table="$NFT_TABLE" >/dev/null 2>&1 || true
+fi
+nft delete table ip "$NFT_TABLE" 2>/dev/null || true
+stop kubelet
+
+node_reset() {
+  local r
+  r="$(bin_of node-reset)" || { echo "node-reset is not built; skipping container clean-up" >&2; return 0; }
+  "$r" --container-runtime-endpoint="unix://$CONTAINERD_SOCK" \
+    --containerd-state-dir="$CONTAINERD_DIR/state" \
+    --cgroup-root=kubepods --bridge="$CNI_BRIDGE" --cni-network="$CNI_NETWORK" \
+    --ipam-dir="/var/lib/cni/networks/$CNI_NETWORK" --pod-log-dir=/var/log/pods \
+    --remove-dir="$CONTAINERD_DIR" --remove-dir="$KUBELET_DIR" "$@"
+}
+if $started_containerd; then
+  if running containerd; then
+    echo ">>> removing pods through containerd"
+    node_reset --phase=pods
+  fi
+  stop containerd
+  echo ">>> removing shims, pod processes, network namespaces, bridge, cgroups and mounts"
+  node_reset --phase=rest
+fi
+
 stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver
+stop registry
 stop etcd
 rm -rf "$OUT"
 echo ">>> local cluster removed"

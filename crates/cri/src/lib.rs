@@ -10,6 +10,7 @@
 //! With the `testing` feature, [`testing::Containerd`] starts a throw-away
 //! containerd (own root, state, socket, CNI bridge) for integration tests.
 
+pub mod cleanup;
 mod connect;
 mod error;
 mod runtime;
