@@ -1015,8 +1015,11 @@ impl Registry {
 
     fn prepare_for_create(&self, r: &ResourceInfo, obj: &mut Value) {
         // Go encodes an empty status struct as `{}`; clients see it on every
-        // kind that has a status.
-        if r.has_subresource("status") {
+        // kind that has a status. Nodes keep theirs: a kubelet registers its
+        // Node with capacity, conditions and addresses in one create, and
+        // upstream's node strategy does not reset it.
+        let keeps_status = r.group.is_empty() && r.kind == "Node" && obj.get("status").is_some();
+        if r.has_subresource("status") && !keeps_status {
             let empty = if r.group.is_empty() && r.kind == "Service" {
                 json!({"loadBalancer": {}})
             } else {

@@ -5,18 +5,6 @@
 //! shares a runtime with another. Everything started here is stopped on the
 //! way out, including on error and Ctrl-C.
 
-mod api;
-mod client;
-mod cpu;
-mod etcd_metrics;
-mod load;
-mod object;
-mod probe;
-mod procs;
-mod raw_etcd;
-mod report;
-mod watch;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,12 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use crate::client::ApiClient;
-use crate::load::Plan;
-use crate::probe::Probe;
-use crate::procs::{ApiServer, TempDir};
-use crate::raw_etcd::{Baseline, RawEtcd};
-use crate::report::{ApiResults, Machine, Params, Report};
+use bench::client::ApiClient;
+use bench::load::Plan;
+use bench::probe::Probe;
+use bench::procs::{ApiServer, TempDir};
+use bench::raw_etcd::{Baseline, RawEtcd};
+use bench::report::{ApiResults, Machine, Params, Report};
+use bench::{api, cpu, watch};
 
 /// Benchmarks the kube-apiserver against raw etcd on this machine.
 #[derive(Parser, Debug, Clone)]
