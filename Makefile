@@ -17,9 +17,10 @@ build: deps
 build-release: deps
 	$(CARGO) build --workspace --release --bins
 
-## Everything CI checks: lint, unit tests and integration tests (which start
-## and stop their own etcd).
-test: deps lint unit integration compat
+## Everything CI checks: lint, unit tests, integration tests (which start
+## and stop their own etcd and containerd), the compatibility suite and the
+## end-to-end tutorial (each against a cluster of its own).
+test: deps lint unit integration compat e2e
 
 unit: deps
 	$(CARGO) test --workspace --lib --bins

@@ -22,7 +22,6 @@ NODE_NAME="${NODE_NAME:-$(tr '[:upper:]' '[:lower:]' < /proc/sys/kernel/hostname
 NODE_IP="${NODE_IP:-$(ip -4 route get 10.255.255.255 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") { print $(i + 1); exit }}')}"
 NODE_IP="${NODE_IP:-127.0.0.1}"
 CLUSTER_CIDR="${CLUSTER_CIDR:-10.244.0.0/16}"
-POD_CIDR="${POD_CIDR:-10.244.0.0/24}"
 CLUSTER_DOMAIN="${CLUSTER_DOMAIN:-cluster.local}"
 # The tenth address of SERVICE_CIDR, as kubeadm and CoreDNS use it.
 CLUSTER_DNS="${CLUSTER_DNS:-10.0.0.10}"
@@ -40,7 +39,7 @@ CNI_NETWORK=k8s-pod-network
 NFT_TABLE="${NFT_TABLE:-kube-proxy}"
 # What `make cluster` runs, in start order (the compat suite runs only the
 # first two so its API-level checks see no controllers at work).
-COMPONENTS="${COMPONENTS:-etcd registry containerd kube-apiserver kube-controller-manager kube-scheduler kubelet}"
+COMPONENTS="${COMPONENTS:-etcd registry containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-dns}"
 
 etcd_flags() {
   echo --name=local \
@@ -69,6 +68,9 @@ kube_controller_manager_flags() {
   echo --kubeconfig="$OUT/controller-manager.kubeconfig" \
     --root-ca-file="$OUT/certs/apiserver-ca.crt" \
     --leader-elect=true \
+    --allocate-node-cidrs=true \
+    --cluster-cidr="$CLUSTER_CIDR" \
+    --node-cidr-mask-size=24 \
     --secure-port="$CONTROLLER_MANAGER_PORT"
 }
 
@@ -132,10 +134,10 @@ kubelet_flags() {
     --container-runtime-endpoint="unix://$CONTAINERD_SOCK" \
     --root-dir="$KUBELET_DIR" \
     --cni-conf-dir="$CNI_CONF_DIR" \
-    --pod-cidr="$POD_CIDR" \
     --cluster-dns="$CLUSTER_DNS" \
     --cluster-domain="$CLUSTER_DOMAIN" \
-    --cgroup-driver=cgroupfs
+    --cgroup-driver=cgroupfs \
+    --port="$KUBELET_PORT"
 }
 
 kube_proxy_flags() {

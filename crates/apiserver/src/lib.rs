@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod http_util;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
 pub mod registry;
 pub mod request;
 pub mod reviews;

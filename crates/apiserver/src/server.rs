@@ -740,6 +740,10 @@ async fn resource(
     if !sub.is_empty() && !r.has_subresource(sub) {
         return Err(StatusError::path_not_found());
     }
+    // log, exec, attach, portforward, nodes/proxy: served by the kubelet.
+    if crate::proxy::handles(r, sub) {
+        return crate::proxy::serve(state, info, parts, body).await;
+    }
     if !info.parts.is_empty() {
         return Err(StatusError::path_not_found());
     }

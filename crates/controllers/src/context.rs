@@ -11,10 +11,14 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Namespace, Node, Pod, Service, ServiceAccount,
+    ConfigMap, Endpoints, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    ReplicationController, Service, ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
@@ -140,6 +144,18 @@ pub struct Context {
     pub daemonsets: Shared<DaemonSet>,
     /// Nodes.
     pub nodes: Shared<Node>,
+    /// The node heartbeat Leases in `kube-node-lease`.
+    pub node_leases: Shared<Lease>,
+    /// ReplicationControllers in all namespaces.
+    pub replicationcontrollers: Shared<ReplicationController>,
+    /// PodDisruptionBudgets in all namespaces.
+    pub pdbs: Shared<PodDisruptionBudget>,
+    /// PersistentVolumes.
+    pub pvs: Shared<PersistentVolume>,
+    /// PersistentVolumeClaims in all namespaces.
+    pub pvcs: Shared<PersistentVolumeClaim>,
+    /// StorageClasses.
+    pub storageclasses: Shared<StorageClass>,
 }
 
 impl Context {
@@ -167,7 +183,16 @@ impl Context {
             statefulsets: Shared::new(Api::all(client.clone()), all.clone()),
             controllerrevisions: Shared::new(Api::all(client.clone()), all.clone()),
             daemonsets: Shared::new(Api::all(client.clone()), all.clone()),
-            nodes: Shared::new(Api::all(client.clone()), all),
+            nodes: Shared::new(Api::all(client.clone()), all.clone()),
+            node_leases: Shared::new(
+                Api::namespaced(client.clone(), crate::nodelifecycle::NODE_LEASE_NAMESPACE),
+                all.clone(),
+            ),
+            replicationcontrollers: Shared::new(Api::all(client.clone()), all.clone()),
+            pdbs: Shared::new(Api::all(client.clone()), all.clone()),
+            pvs: Shared::new(Api::all(client.clone()), all.clone()),
+            pvcs: Shared::new(Api::all(client.clone()), all.clone()),
+            storageclasses: Shared::new(Api::all(client.clone()), all),
             root_ca_configmaps: Shared::new(
                 Api::all(client.clone()),
                 watcher::Config::default().fields("metadata.name=kube-root-ca.crt"),
@@ -196,6 +221,12 @@ impl Context {
         self.controllerrevisions.start();
         self.daemonsets.start();
         self.nodes.start();
+        self.node_leases.start();
+        self.replicationcontrollers.start();
+        self.pdbs.start();
+        self.pvs.start();
+        self.pvcs.start();
+        self.storageclasses.start();
         self.pods.wait_synced().await;
         self.replicasets.wait_synced().await;
         self.deployments.wait_synced().await;
@@ -211,5 +242,11 @@ impl Context {
         self.controllerrevisions.wait_synced().await;
         self.daemonsets.wait_synced().await;
         self.nodes.wait_synced().await;
+        self.node_leases.wait_synced().await;
+        self.replicationcontrollers.wait_synced().await;
+        self.pdbs.wait_synced().await;
+        self.pvs.wait_synced().await;
+        self.pvcs.wait_synced().await;
+        self.storageclasses.wait_synced().await;
     }
 }

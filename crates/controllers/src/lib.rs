@@ -7,8 +7,11 @@
 //! server and election, for tests that bring their own client.
 //!
 //! One module per controller ([`namespace`], [`serviceaccount`],
-//! [`replicaset`], [`deployment`], [`statefulset`], [`daemonset`], [`job`],
-//! [`cronjob`], [`endpoints`], [`endpointslice`], [`garbagecollector`]). Each watches what
+//! [`replicaset`], [`replicationcontroller`], [`deployment`],
+//! [`statefulset`], [`daemonset`], [`job`], [`cronjob`],
+//! [`ttlafterfinished`], [`endpoints`], [`endpointslice`],
+//! [`garbagecollector`], [`nodeipam`], [`nodelifecycle`],
+//! [`tainteviction`], [`disruption`], [`pvbinder`]). Each watches what
 //! it needs through the shared informers of [`context::Context`], queues
 //! object keys in a [`client_support::WorkQueue`] and syncs one key at a
 //! time from the current state (level-triggered), so a restart at any
@@ -18,16 +21,24 @@ pub mod context;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod events;
 pub mod garbagecollector;
 pub mod health;
 pub mod job;
 pub mod metrics;
 pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod pvbinder;
 pub mod replicaset;
+pub mod replicationcontroller;
 pub mod serviceaccount;
 pub mod statefulset;
+pub mod tainteviction;
+pub mod ttlafterfinished;
 pub mod util;
 pub mod worker;
 
@@ -84,6 +95,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A flag's value is invalid.
+    #[error("invalid {flag} {value:?}: {reason}")]
+    InvalidFlag {
+        /// The flag.
+        flag: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Leader election failed or was lost.
     #[error(transparent)]
     LeaderElection(#[from] client_support::LeaderElectionError),
@@ -121,14 +142,27 @@ pub struct Options {
     pub retry_period: Duration,
     /// `--controllers`: `*`, `name`, `-name`.
     pub controllers: Vec<String>,
-    /// `--cluster-cidr` (node IPAM, not implemented yet).
+    /// `--cluster-cidr`: the pod range node IPAM allocates from (one CIDR,
+    /// or an IPv4 and an IPv6 one separated by a comma).
     pub cluster_cidr: Option<String>,
-    /// `--allocate-node-cidrs` (node IPAM, not implemented yet).
+    /// `--allocate-node-cidrs`: node IPAM runs only when set.
     pub allocate_node_cidrs: bool,
-    /// `--node-cidr-mask-size` (24).
+    /// `--node-cidr-mask-size` (24), for IPv4 ranges.
     pub node_cidr_mask_size: u8,
-    /// `--node-monitor-grace-period` (50 s; node lifecycle, not implemented yet).
+    /// `--node-cidr-mask-size-ipv6` (64), for IPv6 ranges.
+    pub node_cidr_mask_size_ipv6: u8,
+    /// `--node-monitor-grace-period` (50 s): how long a node may go without
+    /// a heartbeat (Lease or status) before it is marked Unknown.
     pub node_monitor_grace_period: Duration,
+    /// `--node-startup-grace-period` (60 s): the same for a node that never
+    /// posted a Ready condition.
+    pub node_startup_grace_period: Duration,
+    /// `--node-monitor-period` (5 s): how often each node's health is checked.
+    pub node_monitor_period: Duration,
+    /// `--concurrent-rc-syncs` (5).
+    pub concurrent_rc_syncs: usize,
+    /// `--concurrent-ttl-after-finished-syncs` (5).
+    pub concurrent_ttl_after_finished_syncs: usize,
     /// `--concurrent-deployment-syncs` (5).
     pub concurrent_deployment_syncs: usize,
     /// `--concurrent-replicaset-syncs` (5).
@@ -173,7 +207,12 @@ impl Default for Options {
             cluster_cidr: None,
             allocate_node_cidrs: false,
             node_cidr_mask_size: 24,
+            node_cidr_mask_size_ipv6: 64,
             node_monitor_grace_period: Duration::from_secs(50),
+            node_startup_grace_period: Duration::from_secs(60),
+            node_monitor_period: Duration::from_secs(5),
+            concurrent_rc_syncs: 5,
+            concurrent_ttl_after_finished_syncs: 5,
             concurrent_deployment_syncs: 5,
             concurrent_replicaset_syncs: 5,
             concurrent_namespace_syncs: 10,
@@ -202,6 +241,7 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
         "root-ca-cert-publisher",
     ),
     ("replicaset-controller", "replicaset"),
+    ("replicationcontroller-controller", "replicationcontroller"),
     ("deployment-controller", "deployment"),
     ("garbage-collector-controller", "garbagecollector"),
     ("endpoints-controller", "endpoint"),
@@ -210,6 +250,15 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     ("cronjob-controller", "cronjob"),
     ("statefulset-controller", "statefulset"),
     ("daemonset-controller", "daemonset"),
+    ("ttl-after-finished-controller", "ttl-after-finished"),
+    ("node-ipam-controller", "nodeipam"),
+    ("node-lifecycle-controller", "nodelifecycle"),
+    ("taint-eviction-controller", "taint-eviction-controller"),
+    ("disruption-controller", "disruption"),
+    (
+        "persistentvolume-binder-controller",
+        "persistentvolume-binder",
+    ),
 ];
 
 /// Upstream `IsControllerEnabled`: an explicit `name` or `-name` (either
@@ -361,6 +410,45 @@ pub async fn run_controllers(
     }
     if on("replicaset-controller") {
         let c = replicaset::ReplicaSetController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("replicationcontroller-controller") {
+        let c = replicationcontroller::ReplicationControllerController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("ttl-after-finished-controller") {
+        let c = ttlafterfinished::TtlAfterFinishedController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("node-ipam-controller") && opts.allocate_node_cidrs {
+        if let Some(cidrs) = &opts.cluster_cidr {
+            let c = nodeipam::NodeIpamController::new(ctx.clone(), cidrs)?;
+            queues.push(c.queue());
+            runs.push(Box::pin(c.run()));
+        } else {
+            tracing::warn!("--allocate-node-cidrs is set without --cluster-cidr; node IPAM is off");
+        }
+    }
+    if on("node-lifecycle-controller") {
+        let c = nodelifecycle::NodeLifecycleController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("taint-eviction-controller") {
+        let c = tainteviction::TaintEvictionController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("disruption-controller") {
+        let c = disruption::DisruptionController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("persistentvolume-binder-controller") {
+        let c = pvbinder::PvBinderController::new(ctx.clone());
         queues.push(c.queue());
         runs.push(Box::pin(c.run()));
     }

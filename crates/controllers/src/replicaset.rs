@@ -1,4 +1,6 @@
-//! The replicaset controller (upstream `pkg/controller/replicaset`).
+//! The replicaset controller (upstream `pkg/controller/replicaset`), also
+//! run for ReplicationControllers (upstream wraps the same code for them):
+//! [`ReplicaOwner`] is what the logic needs of either kind.
 //!
 //! For each ReplicaSet: claim the active pods its selector matches (adopt
 //! orphans, release children that no longer match), then create or delete
@@ -16,12 +18,16 @@ use std::time::Duration;
 
 use client_support::{InformerEvent, WorkQueue};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
+
+use crate::context::Shared;
+use crate::Options;
 
 use crate::util::{
     controller_ref, is_code, is_pod_active, is_pod_available, is_pod_ready, key_of, owner_ref,
@@ -35,45 +41,114 @@ pub const BURST_REPLICAS: usize = 500;
 /// Pod annotation lowering a pod's deletion priority cost.
 pub const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
-/// The controller: its queue and expectations.
-pub struct ReplicaSetController {
+/// What the replica logic needs of the kind that owns the pods: a
+/// ReplicaSet, or a ReplicationController (whose selector is a plain map
+/// and whose status has the same fields).
+pub trait ReplicaOwner:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + 'static
+{
+    /// The controller's short name (metrics, logs).
+    const NAME: &'static str;
+    /// The shared informer of this kind.
+    fn informer(ctx: &Context) -> &Shared<Self>;
+    /// Its `--concurrent-*-syncs`.
+    fn workers(opts: &Options) -> usize;
+    /// The pod selector (empty: matches nothing here).
+    fn selector(&self) -> LabelSelector;
+    /// `spec.replicas` (default 1).
+    fn replicas(&self) -> i32;
+    /// `spec.minReadySeconds`.
+    fn min_ready_seconds(&self) -> i32;
+    /// `spec.template`.
+    fn template(&self) -> Option<PodTemplateSpec>;
+    /// The current status, in ReplicaSet form.
+    fn replica_status(&self) -> ReplicaSetStatus;
+}
+
+impl ReplicaOwner for ReplicaSet {
+    const NAME: &'static str = "replicaset";
+    fn informer(ctx: &Context) -> &Shared<Self> {
+        &ctx.replicasets
+    }
+    fn workers(opts: &Options) -> usize {
+        opts.concurrent_replicaset_syncs
+    }
+    fn selector(&self) -> LabelSelector {
+        self.spec
+            .as_ref()
+            .map(|s| s.selector.clone())
+            .unwrap_or_default()
+    }
+    fn replicas(&self) -> i32 {
+        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+    }
+    fn min_ready_seconds(&self) -> i32 {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.min_ready_seconds)
+            .unwrap_or(0)
+    }
+    fn template(&self) -> Option<PodTemplateSpec> {
+        self.spec.as_ref().and_then(|s| s.template.clone())
+    }
+    fn replica_status(&self) -> ReplicaSetStatus {
+        self.status.clone().unwrap_or_default()
+    }
+}
+
+/// The API group of an `apiVersion` (`""` for `v1`).
+fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
+/// The controller of one owner kind: its queue and expectations.
+pub struct ReplicaController<K: ReplicaOwner> {
     ctx: Arc<Context>,
     queue: WorkQueue<String>,
     expectations: Arc<Expectations>,
+    kind: std::marker::PhantomData<fn() -> K>,
 }
 
-fn rs_for_pod(ctx: &Context, pod: &Pod) -> Option<Arc<ReplicaSet>> {
+/// The replicaset controller.
+pub type ReplicaSetController = ReplicaController<ReplicaSet>;
+
+fn rs_for_pod<K: ReplicaOwner>(ctx: &Context, pod: &Pod) -> Option<Arc<K>> {
     let r = controller_ref(&pod.metadata)?;
-    if r.kind != "ReplicaSet" || !r.api_version.starts_with("apps/") {
+    if r.kind != K::kind(&()) || api_group(&r.api_version) != K::group(&()) {
         return None;
     }
     let ns = pod.namespace()?;
-    let rs = ctx
-        .replicasets
+    let rs = K::informer(ctx)
         .store()
-        .get(&ObjectRef::<ReplicaSet>::new(&r.name).within(&ns))?;
-    (rs.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(rs)
+        .get(&ObjectRef::<K>::new(&r.name).within(&ns))?;
+    (rs.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(rs)
 }
 
-fn matching_rss(ctx: &Context, pod: &Pod) -> Vec<Arc<ReplicaSet>> {
+fn matching_rss<K: ReplicaOwner>(ctx: &Context, pod: &Pod) -> Vec<Arc<K>> {
     let ns = pod.namespace();
-    ctx.replicasets.store().state_filter(|rs| {
+    K::informer(ctx).store().state_filter(|rs| {
+        let sel = rs.selector();
         rs.namespace() == ns
-            && rs.spec.as_ref().is_some_and(|s| {
-                !crate::util::selector_is_empty(&s.selector)
-                    && selector_matches(&s.selector, pod.metadata.labels.as_ref())
-            })
+            && !crate::util::selector_is_empty(&sel)
+            && selector_matches(&sel, pod.metadata.labels.as_ref())
     })
 }
 
-impl ReplicaSetController {
-    /// Subscribes to ReplicaSets and pods.
+impl<K: ReplicaOwner> ReplicaController<K> {
+    /// Subscribes to the owners and pods.
     pub fn new(ctx: Arc<Context>) -> Self {
         let queue: WorkQueue<String> = WorkQueue::new();
         let expectations = Arc::new(Expectations::default());
         let q = queue.clone();
         let exp = expectations.clone();
-        ctx.replicasets.subscribe(move |ev| match ev {
+        K::informer(&ctx).subscribe(move |ev| match ev {
             InformerEvent::Applied { new, .. } => q.add(key_of(&**new)),
             InformerEvent::Deleted(rs) => {
                 exp.delete(&key_of(&**rs));
@@ -91,7 +166,7 @@ impl ReplicaSetController {
                     let pod_key = key_of(&**new);
                     if new.metadata.deletion_timestamp.is_some() {
                         // A graceful deletion counts as observed at once.
-                        if let Some(rs) = rs_for_pod(&ctx, new) {
+                        if let Some(rs) = rs_for_pod::<K>(&ctx, new) {
                             exp.deletion_observed(&key_of(&*rs), &pod_key);
                             q.add(key_of(&*rs));
                         }
@@ -101,23 +176,19 @@ impl ReplicaSetController {
                         let old_ref = controller_ref(&old.metadata).map(|r| r.uid.clone());
                         let new_ref = controller_ref(&new.metadata).map(|r| r.uid.clone());
                         if old_ref != new_ref {
-                            if let Some(rs) = rs_for_pod(&ctx, old) {
+                            if let Some(rs) = rs_for_pod::<K>(&ctx, old) {
                                 q.add(key_of(&*rs));
                             }
                         }
                     }
-                    if let Some(rs) = rs_for_pod(&ctx, new) {
+                    if let Some(rs) = rs_for_pod::<K>(&ctx, new) {
                         let k = key_of(&*rs);
                         if old.is_none() {
                             exp.creation_observed(&k);
                         }
                         q.add(k.clone());
                         // Becoming ready starts the minReadySeconds clock.
-                        let mrs = rs
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.min_ready_seconds)
-                            .unwrap_or(0);
+                        let mrs = rs.min_ready_seconds();
                         if mrs > 0
                             && is_pod_ready(new)
                             && !old.as_ref().is_some_and(|o| is_pod_ready(o))
@@ -132,14 +203,14 @@ impl ReplicaSetController {
                                 || controller_ref(&o.metadata).is_some()
                         });
                         if labels_changed {
-                            for rs in matching_rss(&ctx, new) {
+                            for rs in matching_rss::<K>(&ctx, new) {
                                 q.add(key_of(&*rs));
                             }
                         }
                     }
                 }
                 InformerEvent::Deleted(pod) => {
-                    if let Some(rs) = rs_for_pod(&ctx, pod) {
+                    if let Some(rs) = rs_for_pod::<K>(&ctx, pod) {
                         let k = key_of(&*rs);
                         exp.deletion_observed(&k, &key_of(&**pod));
                         q.add(k);
@@ -147,10 +218,11 @@ impl ReplicaSetController {
                 }
             }
         });
-        ReplicaSetController {
+        ReplicaController {
             ctx,
             queue,
             expectations,
+            kind: std::marker::PhantomData,
         }
     }
 
@@ -163,37 +235,27 @@ impl ReplicaSetController {
     pub async fn run(self) {
         let ctx = self.ctx.clone();
         let exp = self.expectations.clone();
-        let n = ctx.opts.concurrent_replicaset_syncs;
-        run_workers(
-            "replicaset",
-            self.queue,
-            n,
-            ctx.metrics.clone(),
-            move |key| {
-                let ctx = ctx.clone();
-                let exp = exp.clone();
-                async move { sync(&ctx, &exp, &key).await }
-            },
-        )
+        let n = K::workers(&ctx.opts);
+        run_workers(K::NAME, self.queue, n, ctx.metrics.clone(), move |key| {
+            let ctx = ctx.clone();
+            let exp = exp.clone();
+            async move { sync::<K>(&ctx, &exp, &key).await }
+        })
         .await;
     }
 }
 
 /// Adopts orphans the selector matches and releases children it no longer
 /// matches (upstream `ClaimPods`); returns the pods now owned.
-async fn claim_pods(
+async fn claim_pods<K: ReplicaOwner>(
     ctx: &Context,
-    rs: &ReplicaSet,
+    rs: &K,
     pods: Vec<Arc<Pod>>,
 ) -> Result<Vec<Arc<Pod>>, Error> {
-    let uid = rs.metadata.uid.clone().unwrap_or_default();
+    let uid = rs.meta().uid.clone().unwrap_or_default();
     let ns = rs.namespace().unwrap_or_default();
-    let sel = rs
-        .spec
-        .as_ref()
-        .map(|s| s.selector.clone())
-        .unwrap_or_default();
-    let deleting = rs.metadata.deletion_timestamp.is_some();
+    let sel = rs.selector();
+    let deleting = rs.meta().deletion_timestamp.is_some();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let mut owned = Vec::new();
     let mut fresh_checked = false;
@@ -231,16 +293,17 @@ async fn claim_pods(
                 }
                 if !fresh_checked {
                     // Adopt only if a live read says the ReplicaSet is not being deleted.
-                    let rsapi: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+                    let rsapi: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
                     let fresh = rsapi
                         .get(&rs.name_any())
                         .await
                         .map_err(Error::kube(format!(
-                            "getting replicaset {ns}/{}",
+                            "getting {} {ns}/{}",
+                            K::NAME,
                             rs.name_any()
                         )))?;
-                    if fresh.metadata.uid.as_deref() != Some(uid.as_str())
-                        || fresh.metadata.deletion_timestamp.is_some()
+                    if fresh.meta().uid.as_deref() != Some(uid.as_str())
+                        || fresh.meta().deletion_timestamp.is_some()
                     {
                         return Ok(owned);
                     }
@@ -267,13 +330,16 @@ async fn claim_pods(
     Ok(owned)
 }
 
-async fn sync(ctx: &Context, exp: &Expectations, key: &str) -> Result<Option<Duration>, Error> {
+async fn sync<K: ReplicaOwner>(
+    ctx: &Context,
+    exp: &Expectations,
+    key: &str,
+) -> Result<Option<Duration>, Error> {
     let (ns, name) = client_support::informer::split_key(key);
     let ns = ns.unwrap_or("default");
-    let Some(rs) = ctx
-        .replicasets
+    let Some(rs) = K::informer(ctx)
         .store()
-        .get(&ObjectRef::<ReplicaSet>::new(name).within(ns))
+        .get(&ObjectRef::<K>::new(name).within(ns))
     else {
         exp.delete(key);
         return Ok(None);
@@ -283,21 +349,17 @@ async fn sync(ctx: &Context, exp: &Expectations, key: &str) -> Result<Option<Dur
         .pods
         .store()
         .state_filter(|p| p.metadata.namespace.as_deref() == Some(ns) && is_pod_active(p));
-    let owned = claim_pods(ctx, &rs, all).await?;
+    let owned = claim_pods(ctx, &*rs, all).await?;
     let mut manage_err = None;
-    if needs_sync && rs.metadata.deletion_timestamp.is_none() {
-        if let Err(e) = manage_replicas(ctx, exp, &rs, &owned, key).await {
+    if needs_sync && rs.meta().deletion_timestamp.is_none() {
+        if let Err(e) = manage_replicas(ctx, exp, &*rs, &owned, key).await {
             manage_err = Some(e);
         }
     }
-    let min_ready = rs
-        .spec
-        .as_ref()
-        .and_then(|s| s.min_ready_seconds)
-        .unwrap_or(0);
-    let status = calculate_status(&rs, &owned, manage_err.as_ref(), Timestamp::now());
-    let replicas = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    update_status(ctx, &rs, &status).await?;
+    let min_ready = rs.min_ready_seconds();
+    let status = calculate_status(&*rs, &owned, manage_err.as_ref(), Timestamp::now());
+    let replicas = rs.replicas();
+    update_status(ctx, &*rs, &status).await?;
     if let Some(e) = manage_err {
         return Err(e);
     }
@@ -310,25 +372,20 @@ async fn sync(ctx: &Context, exp: &Expectations, key: &str) -> Result<Option<Dur
     Ok(None)
 }
 
-async fn manage_replicas(
+async fn manage_replicas<K: ReplicaOwner>(
     ctx: &Context,
     exp: &Expectations,
-    rs: &ReplicaSet,
+    rs: &K,
     pods: &[Arc<Pod>],
     key: &str,
 ) -> Result<(), Error> {
-    let want = rs
-        .spec
-        .as_ref()
-        .and_then(|s| s.replicas)
-        .unwrap_or(1)
-        .max(0) as usize;
+    let want = rs.replicas().max(0) as usize;
     let ns = rs.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     if pods.len() < want {
         let diff = (want - pods.len()).min(BURST_REPLICAS);
         exp.expect_creations(key, diff);
-        let Some(template) = rs.spec.as_ref().and_then(|s| s.template.clone()) else {
+        let Some(template) = rs.template() else {
             exp.expect_creations(key, 0);
             return Ok(());
         };
@@ -357,7 +414,7 @@ async fn manage_replicas(
             exp.creation_observed(key);
         }
         if let Some(e) = err {
-            return Err(Error::kube(format!("creating pods for replicaset {key}"))(
+            return Err(Error::kube(format!("creating pods for {} {key}", K::NAME))(
                 e,
             ));
         }
@@ -410,15 +467,15 @@ async fn manage_replicas(
 
 /// Active pods of every ReplicaSet sharing this one's controlling owner
 /// (a Deployment's other ReplicaSets), for ranking by co-location.
-fn related_pods(ctx: &Context, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+fn related_pods<K: ReplicaOwner>(ctx: &Context, rs: &K) -> Vec<Arc<Pod>> {
     let ns = rs.namespace();
-    let mut uids = vec![rs.metadata.uid.clone().unwrap_or_default()];
-    if let Some(owner) = controller_ref(&rs.metadata) {
-        for other in ctx.replicasets.store().state() {
+    let mut uids = vec![rs.meta().uid.clone().unwrap_or_default()];
+    if let Some(owner) = controller_ref(rs.meta()) {
+        for other in K::informer(ctx).store().state() {
             if other.namespace() == ns
-                && controller_ref(&other.metadata).is_some_and(|r| r.uid == owner.uid)
+                && controller_ref(other.meta()).is_some_and(|r| r.uid == owner.uid)
             {
-                uids.push(other.metadata.uid.clone().unwrap_or_default());
+                uids.push(other.meta().uid.clone().unwrap_or_default());
             }
         }
     }
@@ -569,20 +626,18 @@ pub fn delete_order(a: &Pod, rank_a: i32, b: &Pod, rank_b: i32, now: Timestamp) 
 }
 
 /// Counts for `status` (upstream `calculateStatus`).
-pub fn calculate_status(
-    rs: &ReplicaSet,
+pub fn calculate_status<K: ReplicaOwner>(
+    rs: &K,
     pods: &[Arc<Pod>],
     manage_err: Option<&Error>,
     now: Timestamp,
 ) -> ReplicaSetStatus {
-    let spec = rs.spec.clone().unwrap_or_default();
-    let template_labels: BTreeMap<String, String> = spec
-        .template
-        .as_ref()
-        .and_then(|t| t.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
+    let template_labels: BTreeMap<String, String> = rs
+        .template()
+        .and_then(|t| t.metadata)
+        .and_then(|m| m.labels)
         .unwrap_or_default();
-    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let min_ready = rs.min_ready_seconds();
     let mut fully = 0;
     let mut ready = 0;
     let mut available = 0;
@@ -601,7 +656,7 @@ pub fn calculate_status(
             }
         }
     }
-    let old = rs.status.clone().unwrap_or_default();
+    let old = rs.replica_status();
     let mut conditions: Vec<ReplicaSetCondition> = old
         .conditions
         .clone()
@@ -610,7 +665,7 @@ pub fn calculate_status(
         .filter(|c| c.type_ != "ReplicaFailure")
         .collect();
     if let Some(e) = manage_err {
-        let want = spec.replicas.unwrap_or(1) as usize;
+        let want = rs.replicas().max(0) as usize;
         let reason = if pods.len() < want {
             "FailedCreate"
         } else {
@@ -637,7 +692,7 @@ pub fn calculate_status(
         fully_labeled_replicas: Some(fully),
         ready_replicas: Some(ready),
         available_replicas: Some(available),
-        observed_generation: rs.metadata.generation,
+        observed_generation: rs.meta().generation,
         conditions: if conditions.is_empty() {
             None
         } else {
@@ -647,12 +702,12 @@ pub fn calculate_status(
     }
 }
 
-async fn update_status(
+async fn update_status<K: ReplicaOwner>(
     ctx: &Context,
-    rs: &ReplicaSet,
+    rs: &K,
     status: &ReplicaSetStatus,
 ) -> Result<(), Error> {
-    let old = rs.status.clone().unwrap_or_default();
+    let old = rs.replica_status();
     let norm = |s: &ReplicaSetStatus| {
         (
             s.replicas,
@@ -667,7 +722,7 @@ async fn update_status(
         return Ok(());
     }
     let ns = rs.namespace().unwrap_or_default();
-    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let mut body = serde_json::to_value(status).unwrap_or_default();
     if status.conditions.is_none() {
         body["conditions"] = serde_json::Value::Null;
@@ -683,7 +738,8 @@ async fn update_status(
         Ok(_) => Ok(()),
         Err(e) if is_code(&e, 404) => Ok(()),
         Err(e) => Err(Error::kube(format!(
-            "updating status of replicaset {ns}/{}",
+            "updating status of {} {ns}/{}",
+            K::NAME,
             rs.name_any()
         ))(e)),
     }

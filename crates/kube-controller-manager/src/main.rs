@@ -28,18 +28,34 @@ struct Flags {
     /// Controllers to enable: '*' (all on by default), 'foo', '-foo'.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
-    /// CIDR range for pods (node IPAM; not implemented yet).
+    /// CIDR range for pods, from which node IPAM gives each node its podCIDR
+    /// (an IPv4 and an IPv6 range separated by a comma for dual-stack).
     #[arg(long)]
     cluster_cidr: Option<String>,
-    /// Allocate pod CIDRs to nodes (not implemented yet).
+    /// Allocate and set pod CIDRs for nodes from --cluster-cidr.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     allocate_node_cidrs: bool,
-    /// Mask size of node CIDRs.
+    /// Mask size of node CIDRs (IPv4).
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
-    /// Time a node may be unresponsive before it is marked unhealthy (not implemented yet).
+    /// Mask size of node CIDRs (IPv6).
+    #[arg(long, default_value_t = 64)]
+    node_cidr_mask_size_ipv6: u8,
+    /// Time a node may be unresponsive before it is marked unhealthy.
     #[arg(long, default_value = "50s", value_parser = parse_duration)]
     node_monitor_grace_period: Duration,
+    /// Time a starting node may be unresponsive before it is marked unhealthy.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    node_startup_grace_period: Duration,
+    /// Period for checking each node's health.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    node_monitor_period: Duration,
+    /// ReplicationControllers synced concurrently.
+    #[arg(long, default_value_t = 5)]
+    concurrent_rc_syncs: usize,
+    /// Workers of the TTL-after-finished controller.
+    #[arg(long, default_value_t = 5)]
+    concurrent_ttl_after_finished_syncs: usize,
     /// Deployments synced concurrently.
     #[arg(long, default_value_t = 5)]
     concurrent_deployment_syncs: usize,
@@ -119,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let f = Flags::parse();
     let opts = controllers::Options {
@@ -131,7 +148,12 @@ async fn main() -> anyhow::Result<()> {
         cluster_cidr: f.cluster_cidr,
         allocate_node_cidrs: f.allocate_node_cidrs,
         node_cidr_mask_size: f.node_cidr_mask_size,
+        node_cidr_mask_size_ipv6: f.node_cidr_mask_size_ipv6,
         node_monitor_grace_period: f.node_monitor_grace_period,
+        node_startup_grace_period: f.node_startup_grace_period,
+        node_monitor_period: f.node_monitor_period,
+        concurrent_rc_syncs: f.concurrent_rc_syncs,
+        concurrent_ttl_after_finished_syncs: f.concurrent_ttl_after_finished_syncs,
         concurrent_deployment_syncs: f.concurrent_deployment_syncs,
         concurrent_replicaset_syncs: f.concurrent_replicaset_syncs,
         concurrent_namespace_syncs: f.concurrent_namespace_syncs,

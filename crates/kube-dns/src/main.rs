@@ -64,6 +64,7 @@ async fn main() -> ExitCode {
                 // hickory-server logs every request at info.
                 .unwrap_or_else(|_| "info,hickory_server=warn,hickory_proto=warn".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match run(Flags::parse()).await {
         Ok(()) => ExitCode::SUCCESS,

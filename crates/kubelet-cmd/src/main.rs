@@ -54,6 +54,19 @@ struct Flags {
     /// The resolv.conf for pods with dnsPolicy Default.
     #[arg(long, default_value = "/etc/resolv.conf")]
     resolv_conf: PathBuf,
+    /// The IP address the kubelet API listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    address: std::net::IpAddr,
+    /// The kubelet API's HTTPS port.
+    #[arg(long, default_value_t = 10250)]
+    port: u16,
+    /// The kubelet API's serving certificate (self-signed in
+    /// `<root-dir>/pki` when neither file is given).
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// The key of `--tls-cert-file`.
+    #[arg(long)]
+    tls_private_key_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -62,6 +75,7 @@ async fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match run(Flags::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +105,10 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         pod_cidr: flags.pod_cidr,
         cni_conf_dir: Some(flags.cni_conf_dir),
         resolv_conf: flags.resolv_conf,
+        address: flags.address,
+        port: flags.port,
+        tls_cert_file: flags.tls_cert_file,
+        tls_private_key_file: flags.tls_private_key_file,
         ..kubelet::Options::default()
     };
     let shutdown = async {

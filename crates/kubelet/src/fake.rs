@@ -35,6 +35,8 @@ struct Inner {
     images: HashSet<String>,
     next: u64,
     calls: Vec<String>,
+    /// Exit codes of ExecSync by command line (joined with spaces).
+    exec_exits: HashMap<String, i32>,
 }
 
 /// The fake runtime.
@@ -109,6 +111,16 @@ impl FakeRuntime {
     pub fn sandbox_configs(&self) -> Vec<api::PodSandboxConfig> {
         let inner = self.inner.lock().expect("lock");
         inner.sandboxes.values().map(|s| s.config.clone()).collect()
+    }
+
+    /// Makes ExecSync of `cmd` (joined with spaces) exit with `code`
+    /// (default 0).
+    pub fn set_exec_exit(&self, cmd: &str, code: i32) {
+        self.inner
+            .lock()
+            .expect("lock")
+            .exec_exits
+            .insert(cmd.to_string(), code);
     }
 
     /// The calls made so far (method names, with an argument for pulls).
@@ -351,11 +363,27 @@ impl cri::Runtime for FakeRuntime {
     }
     async fn exec_sync(
         &self,
-        _container_id: &str,
-        _cmd: &[String],
+        container_id: &str,
+        cmd: &[String],
         _timeout: Duration,
     ) -> Result<api::ExecSyncResponse> {
-        Ok(api::ExecSyncResponse::default())
+        let mut inner = self.inner.lock().expect("lock");
+        let line = cmd.join(" ");
+        inner.calls.push(format!("ExecSync {line}"));
+        let running = inner
+            .containers
+            .get(container_id)
+            .is_some_and(|c| c.state == ContainerState::ContainerRunning);
+        if !running {
+            return Err(cri::Error::Rpc {
+                method: "ExecSync",
+                status: tonic::Status::failed_precondition("container is not running"),
+            });
+        }
+        Ok(api::ExecSyncResponse {
+            exit_code: inner.exec_exits.get(&line).copied().unwrap_or(0),
+            ..Default::default()
+        })
     }
     async fn exec(&self, _request: api::ExecRequest) -> Result<String> {
         Ok("http://127.0.0.1:0/exec".into())

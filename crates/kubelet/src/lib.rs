@@ -7,8 +7,12 @@
 pub mod cni;
 pub mod fake;
 pub mod node;
+pub mod objects;
 pub mod pod;
+pub mod probes;
+pub mod server;
 pub mod sync;
+pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -74,6 +78,16 @@ pub struct Options {
     pub pod_log_dir: PathBuf,
     /// `--resolv-conf`: the host DNS for dnsPolicy Default.
     pub resolv_conf: PathBuf,
+    /// `--address`: where the kubelet API listens.
+    pub address: std::net::IpAddr,
+    /// `--port`: the kubelet API's HTTPS port (also the Node's
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`).
+    pub port: u16,
+    /// `--tls-cert-file`; with neither file a self-signed pair is made in
+    /// `<root-dir>/pki`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `--tls-private-key-file`.
+    pub tls_private_key_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -95,6 +109,10 @@ impl Default for Options {
             cni_conf_dir: Some("/etc/cni/net.d".into()),
             pod_log_dir: "/var/log/pods".into(),
             resolv_conf: "/etc/resolv.conf".into(),
+            address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port: server::DEFAULT_PORT,
+            tls_cert_file: None,
+            tls_private_key_file: None,
         }
     }
 }
@@ -145,6 +163,10 @@ pub enum Error {
     /// The container runtime could not be reached.
     #[error(transparent)]
     Runtime(#[from] cri::Error),
+    /// The kubelet API could not be served (its port is taken, bad
+    /// certificate files).
+    #[error("kubelet server: {0}")]
+    Server(#[from] server::ServerError),
     /// The apiserver refused something the kubelet cannot work without.
     #[error("apiserver: {0}")]
     Api(#[from] kube::Error),
@@ -196,11 +218,23 @@ pub async fn run_with(
     let node_ip = opts.node_ip();
     std::fs::create_dir_all(&opts.root_dir).ok();
     let version = runtime.version().await?;
-    let machine = node::machine_info(
+    let mut machine = node::machine_info(
         &opts.root_dir,
         opts.max_pods,
         &format!("{}://{}", version.runtime_name, version.runtime_version),
     );
+    let bound = server::bind(server::ServerConfig {
+        address: opts.address,
+        port: opts.port,
+        tls_cert_file: opts.tls_cert_file.clone(),
+        tls_private_key_file: opts.tls_private_key_file.clone(),
+        cert_dir: opts.root_dir.join("pki"),
+        node_name: node_name.clone(),
+        node_ip: opts.node_ip(),
+        pod_log_root: opts.pod_log_dir.clone(),
+    })
+    .await?;
+    machine.kubelet_port = bound.port();
     let ctx = NodeContext {
         node_name: node_name.clone(),
         node_ip: node_ip.clone(),
@@ -215,6 +249,10 @@ pub async fn run_with(
         runtime: runtime.clone(),
         node: ctx,
         runtime_name: version.runtime_name.clone(),
+        objects: Arc::new(objects::CachedObjects::new(objects::KubeObjects::new(
+            client.clone(),
+        ))),
+        root_dir: opts.root_dir.clone(),
     };
     tracing::info!(node = %node_name, ip = %node_ip, runtime = %version.runtime_name, "kubelet starting");
 
@@ -227,11 +265,13 @@ pub async fn run_with(
         machine,
     ));
     let lease_task = tokio::spawn(lease_loop(client.clone(), node_name.clone()));
+    let api_task = tokio::spawn(server::serve(bound, runtime.clone(), client.clone()));
     let pods_task = tokio::spawn(pod_manager(client, syncer, node_name));
     shutdown.await;
     tracing::info!("kubelet shutting down");
     node_task.abort();
     lease_task.abort();
+    api_task.abort();
     pods_task.abort();
     Ok(())
 }
@@ -287,7 +327,20 @@ async fn node_loop(
                 }
             }
         }
-        // The pod network configuration, once the CIDR is known.
+        // The pod network configuration, once the CIDR is known. Until node
+        // IPAM has assigned one, look at the Node again each round (status
+        // posts, which also refresh it, are rare when nothing changes).
+        if opts.pod_cidr.is_none()
+            && registered
+                .as_ref()
+                .and_then(|n| n.spec.as_ref())
+                .and_then(|s| s.pod_cidr.as_ref())
+                .is_none()
+        {
+            if let Ok(n) = api.get(&name).await {
+                registered = Some(n);
+            }
+        }
         let cidr = opts.pod_cidr.clone().or_else(|| {
             registered
                 .as_ref()
@@ -407,6 +460,8 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
     let mut init_uids: Vec<String> = Vec::new();
     let mut housekeeping = tokio::time::interval(Duration::from_secs(10));
+    // Orphans are judged only against a complete list of the node's pods.
+    let mut listed = false;
     loop {
         tokio::select! {
             ev = stream.next() => {
@@ -427,6 +482,7 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                     }
                     Ok(watcher::Event::Init) => init_uids.clear(),
                     Ok(watcher::Event::InitDone) => {
+                        listed = true;
                         // Pods gone while we were not watching.
                         for (uid, w) in &workers {
                             if !init_uids.contains(uid) {
@@ -440,7 +496,7 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                     }
                 }
             }
-            _ = housekeeping.tick() => {
+            _ = housekeeping.tick(), if listed => {
                 workers.retain(|_, w| !w.task.is_finished());
                 // Sandboxes of pods this kubelet no longer has.
                 if let Ok(uids) = syncer.runtime_pod_uids().await {
@@ -450,6 +506,15 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                             if let Err(e) = syncer.kill_pod(&uid, Duration::from_secs(2)).await {
                                 tracing::warn!("removing orphaned pod {name}: {e}");
                             }
+                        }
+                    }
+                }
+                // Volume directories of pods this kubelet no longer has.
+                for uid in volumes::pod_dirs(&syncer.root_dir) {
+                    if !workers.contains_key(&uid) {
+                        tracing::info!(%uid, "removing an orphaned pod directory");
+                        if let Err(e) = volumes::cleanup_pod(&syncer.root_dir, &uid) {
+                            tracing::warn!(%uid, "removing an orphaned pod directory: {e}");
                         }
                     }
                 }
@@ -516,6 +581,8 @@ async fn pod_worker(client: Client, syncer: PodSyncer, mut rx: watch::Receiver<O
                 .unwrap_or(30)
                 .max(1) as u64;
             tracing::info!(pod = %format!("{ns}/{name}"), grace, "terminating pod");
+            // No probe may restart what is being stopped.
+            state.stop_probes();
             match syncer.kill_pod(&uid, Duration::from_secs(grace)).await {
                 Ok(()) => {
                     let dp = DeleteParams {

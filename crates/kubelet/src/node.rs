@@ -81,6 +81,8 @@ pub struct MachineInfo {
     pub capacity: BTreeMap<String, Quantity>,
     /// nodeInfo.
     pub info: NodeSystemInfo,
+    /// The kubelet API's port (`status.daemonEndpoints.kubeletEndpoint`).
+    pub kubelet_port: u16,
 }
 
 /// Reads the machine's facts.
@@ -114,7 +116,11 @@ pub fn machine_info(root_dir: &Path, max_pods: u32, runtime_version: &str) -> Ma
         boot_id: read_trim("/proc/sys/kernel/random/boot_id"),
         ..Default::default()
     };
-    MachineInfo { capacity, info }
+    MachineInfo {
+        capacity,
+        info,
+        kubelet_port: crate::server::DEFAULT_PORT,
+    }
 }
 
 /// The runtime's readiness, as the Ready condition needs it.
@@ -224,7 +230,9 @@ pub fn node_status(
             },
         ]),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(machine.kubelet_port),
+            }),
         }),
         node_info: Some(machine.info.clone()),
         ..Default::default()

@@ -7,6 +7,8 @@ use apimachinery::quantity::Quantity;
 use cri::api;
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
 
+use crate::objects::Objects;
+
 /// Labels the kubelet puts on sandboxes and containers (as upstream).
 pub const LABEL_POD_NAME: &str = "io.kubernetes.pod.name";
 /// The pod's namespace.
@@ -19,6 +21,10 @@ pub const LABEL_CONTAINER_NAME: &str = "io.kubernetes.container.name";
 pub const ANNOTATION_RESTART_COUNT: &str = "io.kubernetes.container.restartCount";
 /// Annotation: the termination grace period of the container.
 pub const ANNOTATION_GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
+/// Annotation: the container's preStop handler (JSON), run before it stops.
+pub const ANNOTATION_PRE_STOP: &str = "io.kubernetes.container.preStopHandler";
+/// Annotation: the container's ports (JSON), for named hook ports.
+pub const ANNOTATION_PORTS: &str = "io.kubernetes.container.ports";
 
 /// What the kubelet knows about its node that pod configs need.
 #[derive(Debug, Clone)]
@@ -381,7 +387,7 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-fn field_ref(pod: &Pod, node: &NodeContext, pod_ip: &str, path: &str) -> Option<String> {
+pub(crate) fn field_ref(pod: &Pod, node: &NodeContext, pod_ip: &str, path: &str) -> Option<String> {
     let m = &pod.metadata;
     let spec = pod.spec.as_ref();
     let from_map = |map: Option<&BTreeMap<String, String>>, key: &str| {
@@ -410,7 +416,7 @@ fn field_ref(pod: &Pod, node: &NodeContext, pod_ip: &str, path: &str) -> Option<
     })
 }
 
-fn resource_field_ref(
+pub(crate) fn resource_field_ref(
     c: &Container,
     node: &NodeContext,
     resource: &str,
@@ -438,16 +444,141 @@ fn resource_field_ref(
     v.to_string()
 }
 
-/// The container's environment: `env` entries in order, each expanded
-/// against the ones before it. `configMapKeyRef`/`secretKeyRef` are not
-/// resolved yet (empty values).
-pub fn container_env(
+/// Why a container's environment could not be built; the message is
+/// upstream's, shown with reason `CreateContainerConfigError`.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// A non-optional ConfigMap is missing.
+    #[error("configmap \"{0}\" not found")]
+    ConfigMapNotFound(String),
+    /// A non-optional Secret is missing.
+    #[error("secret \"{0}\" not found")]
+    SecretNotFound(String),
+    /// A non-optional key is missing.
+    #[error("couldn't find key {key} in {kind} {namespace}/{name}")]
+    MissingKey {
+        /// The key.
+        key: String,
+        /// `ConfigMap` or `Secret`.
+        kind: &'static str,
+        /// The pod's namespace.
+        namespace: String,
+        /// The object.
+        name: String,
+    },
+    /// The object could not be read.
+    #[error(transparent)]
+    Objects(#[from] crate::objects::ObjectError),
+}
+
+/// upstream's `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+pub fn is_env_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || "-._".contains(c))
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+}
+
+fn bytes_map(m: Option<&BTreeMap<String, k8s_openapi::ByteString>>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()
+}
+
+/// Memoised ConfigMap/Secret data for one container's env.
+#[derive(Default)]
+struct EnvSources {
+    config_maps: HashMap<String, Option<BTreeMap<String, String>>>,
+    secrets: HashMap<String, Option<BTreeMap<String, String>>>,
+}
+
+impl EnvSources {
+    async fn config_map(
+        &mut self,
+        objects: &dyn Objects,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EnvError> {
+        if let Some(v) = self.config_maps.get(name) {
+            return Ok(v.clone());
+        }
+        let v = objects
+            .config_map(ns, name)
+            .await?
+            .map(|cm| cm.data.unwrap_or_default());
+        self.config_maps.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+    async fn secret(
+        &mut self,
+        objects: &dyn Objects,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, EnvError> {
+        if let Some(v) = self.secrets.get(name) {
+            return Ok(v.clone());
+        }
+        let v = objects
+            .secret(ns, name)
+            .await?
+            .map(|s| bytes_map(s.data.as_ref()));
+        self.secrets.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+}
+
+fn set_var(vars: &mut Vec<(String, String)>, k: String, v: String) {
+    vars.retain(|(n, _)| n != &k);
+    vars.push((k, v));
+}
+
+/// The container's environment as upstream's `makeEnvironmentVariables`:
+/// `envFrom` sources first (keys with `prefix`, invalid names skipped), then
+/// `env` entries in order, each value expanded against what came before;
+/// `configMapKeyRef`/`secretKeyRef` read through `objects`. A missing
+/// non-optional object or key is an [`EnvError`].
+pub async fn container_env(
     pod: &Pod,
     c: &Container,
     node: &NodeContext,
     pod_ip: &str,
-) -> Vec<(String, String)> {
+    objects: &dyn Objects,
+) -> Result<Vec<(String, String)>, EnvError> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let mut sources = EnvSources::default();
     let mut vars: Vec<(String, String)> = Vec::new();
+    for from in c.env_from.iter().flatten() {
+        let prefix = from.prefix.clone().unwrap_or_default();
+        let data = if let Some(r) = &from.config_map_ref {
+            match sources.config_map(objects, ns, &r.name).await? {
+                Some(d) => d,
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(EnvError::ConfigMapNotFound(r.name.clone())),
+            }
+        } else if let Some(r) = &from.secret_ref {
+            match sources.secret(objects, ns, &r.name).await? {
+                Some(d) => d,
+                None if r.optional.unwrap_or(false) => continue,
+                None => return Err(EnvError::SecretNotFound(r.name.clone())),
+            }
+        } else {
+            continue;
+        };
+        let mut invalid = Vec::new();
+        for (k, v) in data {
+            let k = format!("{prefix}{k}");
+            if !is_env_var_name(&k) {
+                invalid.push(k);
+                continue;
+            }
+            set_var(&mut vars, k, v);
+        }
+        if !invalid.is_empty() {
+            tracing::warn!(container = %c.name, "skipping invalid environment variable names: {}", invalid.join(", "));
+        }
+    }
     for e in c.env.iter().flatten() {
         let value = if let Some(from) = &e.value_from {
             if let Some(f) = &from.field_ref {
@@ -459,8 +590,47 @@ pub fn container_env(
                     &r.resource,
                     r.divisor.as_ref().map(|d| d.0.as_str()),
                 )
+            } else if let Some(r) = &from.config_map_key_ref {
+                let optional = r.optional.unwrap_or(false);
+                let Some(data) = sources.config_map(objects, ns, &r.name).await? else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(EnvError::ConfigMapNotFound(r.name.clone()));
+                };
+                match data.get(&r.key) {
+                    Some(v) => v.clone(),
+                    None if optional => continue,
+                    None => {
+                        return Err(EnvError::MissingKey {
+                            key: r.key.clone(),
+                            kind: "ConfigMap",
+                            namespace: ns.to_string(),
+                            name: r.name.clone(),
+                        })
+                    }
+                }
+            } else if let Some(r) = &from.secret_key_ref {
+                let optional = r.optional.unwrap_or(false);
+                let Some(data) = sources.secret(objects, ns, &r.name).await? else {
+                    if optional {
+                        continue;
+                    }
+                    return Err(EnvError::SecretNotFound(r.name.clone()));
+                };
+                match data.get(&r.key) {
+                    Some(v) => v.clone(),
+                    None if optional => continue,
+                    None => {
+                        return Err(EnvError::MissingKey {
+                            key: r.key.clone(),
+                            kind: "Secret",
+                            namespace: ns.to_string(),
+                            name: r.name.clone(),
+                        })
+                    }
+                }
             } else {
-                // configMapKeyRef / secretKeyRef are not resolved yet.
                 String::new()
             }
         } else {
@@ -474,10 +644,9 @@ pub fn container_env(
             };
             expand(e.value.as_deref().unwrap_or_default(), &lookup)
         };
-        vars.retain(|(k, _)| k != &e.name);
-        vars.push((e.name.clone(), value));
+        set_var(&mut vars, e.name.clone(), value);
     }
-    vars
+    Ok(vars)
 }
 
 /// CRI linux resources from the container's requests and limits (cgroup v1,
@@ -526,17 +695,19 @@ pub fn linux_resources(
     }
 }
 
-/// The CreateContainer config for `c`, restart number `attempt`.
+/// The CreateContainer config for `c`, restart number `attempt`, with its
+/// resolved environment ([`container_env`]) and volume mounts.
+#[allow(clippy::too_many_arguments)]
 pub fn container_config(
     pod: &Pod,
     c: &Container,
     node: &NodeContext,
     sandbox: &api::PodSandboxConfig,
     image: &str,
-    pod_ip: &str,
+    env: &[(String, String)],
+    mounts: Vec<api::Mount>,
     attempt: u32,
 ) -> api::ContainerConfig {
-    let env = container_env(pod, c, node, pod_ip);
     let lookup = |name: &str| {
         env.iter()
             .rev()
@@ -567,10 +738,21 @@ pub fn container_config(
         .as_ref()
         .and_then(|s| s.termination_grace_period_seconds)
         .unwrap_or(30);
-    let annotations = HashMap::from([
+    let mut annotations = HashMap::from([
         (ANNOTATION_RESTART_COUNT.to_string(), attempt.to_string()),
         (ANNOTATION_GRACE.to_string(), grace.to_string()),
     ]);
+    // What StopContainer needs later without the pod spec (as upstream).
+    if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+        if let Ok(v) = serde_json::to_string(h) {
+            annotations.insert(ANNOTATION_PRE_STOP.to_string(), v);
+        }
+    }
+    if let Some(p) = c.ports.as_ref().filter(|p| !p.is_empty()) {
+        if let Ok(v) = serde_json::to_string(p) {
+            annotations.insert(ANNOTATION_PORTS.to_string(), v);
+        }
+    }
     let sc = c.security_context.as_ref();
     let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let run_as_user = sc
@@ -608,6 +790,7 @@ pub fn container_config(
         labels,
         annotations,
         log_path: format!("{}/{attempt}.log", c.name),
+        mounts,
         stdin: c.stdin.unwrap_or(false),
         stdin_once: c.stdin_once.unwrap_or(false),
         tty: c.tty.unwrap_or(false),

@@ -17,7 +17,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::objects::Objects;
 use crate::pod::{self, NodeContext, LABEL_POD_UID};
+use crate::probes::{self, ContainerProbes};
+use crate::volumes::{self, HostVolume};
 
 /// The first restart back-off (upstream: 10 s).
 pub const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
@@ -36,9 +39,18 @@ struct Backoff {
 pub struct PodState {
     backoff: HashMap<String, Backoff>,
     start_time: Option<Time>,
+    /// Volumes set up at least once (kept when a later refresh fails).
+    volumes: HashMap<String, HostVolume>,
+    /// Probe workers per container name, for its current instance.
+    probes: HashMap<String, ContainerProbes>,
 }
 
 impl PodState {
+    /// Stops every probe worker (the pod is terminating).
+    pub fn stop_probes(&mut self) {
+        self.probes.clear();
+    }
+
     /// `Some(delay)` when `key` is still backing off since `since`.
     fn in_backoff(&self, key: &str, since: SystemTime, now: SystemTime) -> Option<Duration> {
         let b = self.backoff.get(key)?;
@@ -74,6 +86,10 @@ pub struct PodSyncer {
     pub node: NodeContext,
     /// The runtime's name for container ids (`containerd://<id>`).
     pub runtime_name: String,
+    /// ConfigMaps, Secrets, PVCs, PVs and tokens for volumes and env.
+    pub objects: Arc<dyn Objects>,
+    /// `--root-dir`: pod volumes go under `<root>/pods/<uid>/volumes`.
+    pub root_dir: std::path::PathBuf,
 }
 
 /// A container instance as the runtime reports it.
@@ -135,6 +151,15 @@ fn is_terminal(pod: &Pod) -> bool {
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded") | Some("Failed")
     )
+}
+
+/// The pod's termination grace period in seconds (at least 1).
+fn pod_grace(pod: &Pod) -> u64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+        .max(1) as u64
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -212,6 +237,7 @@ impl PodSyncer {
         }
         let sandboxes = self.sandboxes(&uid).await?;
         if is_terminal(pod) {
+            state.probes.clear();
             // Finished: nothing runs any more; the status stays as it was.
             for s in sandboxes
                 .iter()
@@ -220,6 +246,29 @@ impl PodSyncer {
                 self.runtime.stop_pod_sandbox(&s.id).await?;
             }
             return Ok(pod.status.clone().unwrap_or_default());
+        }
+        // Volumes first, as upstream's WaitForAttachAndMount: a volume that
+        // never came up keeps every container from starting.
+        let prepared = volumes::prepare(&self.root_dir, pod, &self.node, &*self.objects).await;
+        state.volumes.extend(prepared.volumes);
+        let blocking: Vec<String> = prepared
+            .errors
+            .iter()
+            .filter(|(name, _)| !state.volumes.contains_key(name))
+            .map(|(_, msg)| msg.clone())
+            .collect();
+        for (_, msg) in &prepared.errors {
+            tracing::warn!(pod = %pod_key(pod), "{msg}");
+        }
+        let ready_sandbox = sandboxes
+            .iter()
+            .any(|s| s.state() == PodSandboxState::SandboxReady);
+        if !blocking.is_empty() && !ready_sandbox {
+            let message = blocking.join("; ");
+            let waiting: Waiting = pod::all_containers(pod)
+                .map(|c| (c.name.clone(), (String::new(), message.clone())))
+                .collect();
+            return Ok(self.compute_status(pod, state, &HashMap::new(), &waiting, &[], false));
         }
         let attempt = sandboxes.len() as u32;
         let mut sandbox_config = pod::sandbox_config(pod, &self.node, attempt);
@@ -263,8 +312,29 @@ impl PodSyncer {
 
         let spec = pod.spec.clone().unwrap_or_default();
         let policy = restart_policy(pod).to_string();
-        let instances = self.instances(&sandbox_id).await?;
+        let mut instances = self.instances(&sandbox_id).await?;
         let mut waiting: Waiting = HashMap::new();
+        if !blocking.is_empty() {
+            // A volume is still missing: start nothing new.
+            let message = blocking.join("; ");
+            for c in pod::all_containers(pod) {
+                let running = instances
+                    .get(&c.name)
+                    .and_then(|v| v.first())
+                    .is_some_and(|i| i.state() == ContainerState::ContainerRunning);
+                if !running {
+                    waiting.insert(c.name.clone(), (String::new(), message.clone()));
+                }
+            }
+            let status = self.compute_status(pod, state, &instances, &waiting, &ips, true);
+            return Ok(status);
+        }
+        if self
+            .run_probes(pod, &spec.containers, &instances, &pod_ip, state)
+            .await
+        {
+            instances = self.instances(&sandbox_id).await?;
+        }
         let now = SystemTime::now();
 
         // Init containers, one at a time, each to success.
@@ -434,8 +504,37 @@ impl PodSyncer {
             return;
         }
         let image = c.image.clone().unwrap_or_default();
-        let config =
-            pod::container_config(pod, c, &self.node, sandbox_config, &image, pod_ip, attempt);
+        let env = match pod::container_env(pod, c, &self.node, pod_ip, &*self.objects).await {
+            Ok(env) => env,
+            Err(e) => {
+                waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerConfigError".into(), e.to_string()),
+                );
+                return;
+            }
+        };
+        let prepared = volumes::Prepared {
+            volumes: state.volumes.clone(),
+            errors: Vec::new(),
+        };
+        let mounts = match volumes::container_mounts(c, &prepared, &env) {
+            Ok(m) => m,
+            Err(e) => {
+                waiting.insert(c.name.clone(), ("CreateContainerConfigError".into(), e));
+                return;
+            }
+        };
+        let config = pod::container_config(
+            pod,
+            c,
+            &self.node,
+            sandbox_config,
+            &image,
+            &env,
+            mounts,
+            attempt,
+        );
         std::fs::create_dir_all(Path::new(&sandbox_config.log_directory).join(&c.name)).ok();
         // Keep the previous instance (for `logs --previous`), drop older ones.
         if attempt >= 2 {
@@ -472,6 +571,135 @@ impl PodSyncer {
         };
         if let Err(e) = self.runtime.start_container(&id).await {
             waiting.insert(c.name.clone(), ("RunContainerError".into(), e.to_string()));
+            return;
+        }
+        if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let target = probes::Target {
+                runtime: self.runtime.clone(),
+                container_id: id.clone(),
+                pod_ip: pod_ip.to_string(),
+                ports: c.ports.clone().unwrap_or_default(),
+            };
+            // No limit for exec hooks (as upstream); HTTP ones get 30 s.
+            if let Err(msg) = probes::run_hook(&target, h, Duration::ZERO).await {
+                let msg = format!("PostStartHook failed: {msg}");
+                tracing::warn!(pod = %pod_key(pod), container = %c.name, "{msg}");
+                let grace = Duration::from_secs(pod_grace(pod));
+                if let Err(e) = self.stop_with_hook(&id, pod_ip, grace).await {
+                    tracing::warn!(pod = %pod_key(pod), container = %c.name, "killing after a failed postStart hook: {e}");
+                }
+                waiting.insert(c.name.clone(), ("PostStartHookError".into(), msg));
+            }
+        }
+    }
+
+    /// Keeps one set of probe workers per running app container and kills
+    /// the containers whose liveness or startup probe failed (preStop hook
+    /// first). Returns whether it killed any.
+    async fn run_probes(
+        &self,
+        pod: &Pod,
+        containers: &[Container],
+        instances: &HashMap<String, Vec<Instance>>,
+        pod_ip: &str,
+        state: &mut PodState,
+    ) -> bool {
+        let mut killed = false;
+        for c in containers {
+            let has_probes = c.liveness_probe.is_some()
+                || c.readiness_probe.is_some()
+                || c.startup_probe.is_some();
+            let running = instances
+                .get(&c.name)
+                .and_then(|v| v.first())
+                .filter(|i| i.state() == ContainerState::ContainerRunning);
+            let Some(i) = running.filter(|_| has_probes) else {
+                state.probes.remove(&c.name);
+                continue;
+            };
+            let current = state
+                .probes
+                .get(&c.name)
+                .is_some_and(|p| p.container_id == i.status.id);
+            if !current {
+                let target = probes::Target {
+                    runtime: self.runtime.clone(),
+                    container_id: i.status.id.clone(),
+                    pod_ip: pod_ip.to_string(),
+                    ports: c.ports.clone().unwrap_or_default(),
+                };
+                state.probes.insert(
+                    c.name.clone(),
+                    ContainerProbes::start(c, target, nanos_to_system(i.status.started_at)),
+                );
+            }
+            let reason = state.probes.get(&c.name).and_then(|p| p.kill_reason());
+            if let Some(reason) = reason {
+                tracing::info!(pod = %pod_key(pod), container = %c.name, "{reason}");
+                let probe_grace = c
+                    .liveness_probe
+                    .as_ref()
+                    .and_then(|p| p.termination_grace_period_seconds)
+                    .map(|g| g.max(1) as u64);
+                let grace = Duration::from_secs(probe_grace.unwrap_or_else(|| pod_grace(pod)));
+                match self.stop_with_hook(&i.status.id, pod_ip, grace).await {
+                    Ok(()) => {
+                        state.probes.remove(&c.name);
+                        killed = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(pod = %pod_key(pod), container = %c.name, "killing the container: {e}")
+                    }
+                }
+            }
+        }
+        killed
+    }
+
+    /// Stops a container as upstream's killContainer: its preStop hook
+    /// (from the container's annotations) within `grace`, then
+    /// StopContainer with what is left of it (at least 2 s).
+    async fn stop_with_hook(&self, id: &str, pod_ip: &str, grace: Duration) -> cri::Result<()> {
+        let started = std::time::Instant::now();
+        let status = match self.runtime.container_status(id).await {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if status.state() != ContainerState::ContainerRunning {
+            return Ok(());
+        }
+        let hook = status
+            .annotations
+            .get(pod::ANNOTATION_PRE_STOP)
+            .and_then(|h| {
+                serde_json::from_str::<k8s_openapi::api::core::v1::LifecycleHandler>(h).ok()
+            });
+        if let Some(h) = hook {
+            let target = probes::Target {
+                runtime: self.runtime.clone(),
+                container_id: id.to_string(),
+                pod_ip: pod_ip.to_string(),
+                ports: status
+                    .annotations
+                    .get(pod::ANNOTATION_PORTS)
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_default(),
+            };
+            match tokio::time::timeout(grace, probes::run_hook(&target, &h, grace)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => tracing::warn!(container = %id, "PreStopHook failed: {msg}"),
+                Err(_) => {
+                    tracing::warn!(container = %id, "PreStopHook did not finish within the grace period")
+                }
+            }
+        }
+        let left = grace
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(2));
+        match self.runtime.stop_container(id, left).await {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -531,6 +759,7 @@ impl PodSyncer {
         waiting: Option<&(String, String)>,
         default_reason: &str,
         init: bool,
+        probes: Option<&ContainerProbes>,
     ) -> ContainerStatus {
         let latest = list.and_then(|v| v.first());
         let previous = list.and_then(|v| v.get(1));
@@ -563,6 +792,15 @@ impl PodSyncer {
             }),
             ..Default::default()
         };
+        let waiting = waiting.map(|(r, m)| {
+            let r = if r.is_empty() {
+                default_reason
+            } else {
+                r.as_str()
+            };
+            (r.to_string(), m.clone())
+        });
+        let waiting = waiting.as_ref();
         let (state, last_state) = match (waiting, latest) {
             (Some((r, m)), Some(i)) if i.state() == ContainerState::ContainerExited => {
                 (wait(r, Some(m.clone())), Some(terminated(i)))
@@ -585,6 +823,15 @@ impl PodSyncer {
         };
         let running = state.running.is_some();
         let succeeded = state.terminated.as_ref().is_some_and(|t| t.exit_code == 0);
+        // Probe results of this very instance; a new instance starts
+        // unstarted/unready until its workers report.
+        let probed = c.startup_probe.is_some() || c.readiness_probe.is_some();
+        let current = probes.filter(|p| latest.is_some_and(|i| i.status.id == p.container_id));
+        let (started, ready) = match current {
+            Some(p) => (running && p.started(), running && p.ready()),
+            None if probed => (false, false),
+            None => (running, running),
+        };
         ContainerStatus {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
@@ -592,8 +839,8 @@ impl PodSyncer {
                 .map(|i| i.status.image_ref.clone())
                 .unwrap_or_default(),
             container_id: latest.map(|i| format!("{}://{}", self.runtime_name, i.status.id)),
-            ready: if init { succeeded } else { running },
-            started: Some(running),
+            ready: if init { succeeded } else { ready },
+            started: Some(if init { running } else { started }),
             restart_count: latest.map(|i| i.attempt() as i32).unwrap_or(0),
             state: Some(state),
             last_state: last_state.or_else(|| Some(KState::default())),
@@ -624,6 +871,7 @@ impl PodSyncer {
                 waiting.get(&c.name),
                 "PodInitializing",
                 true,
+                None,
             );
             let t = s.state.as_ref().and_then(|s| s.terminated.as_ref());
             match t {
@@ -652,6 +900,7 @@ impl PodSyncer {
                     waiting.get(&c.name),
                     app_default,
                     false,
+                    state.probes.get(&c.name),
                 )
             })
             .collect();
@@ -794,22 +1043,29 @@ impl PodSyncer {
                     ..Default::default()
                 }))
                 .await?;
+            let pod_ip = self
+                .runtime
+                .pod_sandbox_status(&s.id)
+                .await
+                .ok()
+                .and_then(|st| st.network)
+                .map(|n| n.ip)
+                .unwrap_or_default();
             let stops = containers
                 .iter()
                 .filter(|c| c.state() == ContainerState::ContainerRunning)
-                .map(|c| self.runtime.stop_container(&c.id, grace));
+                .map(|c| self.stop_with_hook(&c.id, &pod_ip, grace));
             for r in futures::future::join_all(stops).await {
-                if let Err(e) = r {
-                    if !e.is_not_found() {
-                        return Err(e);
-                    }
-                }
+                r?;
             }
             self.runtime.stop_pod_sandbox(&s.id).await?;
             for c in &containers {
                 self.runtime.remove_container(&c.id).await?;
             }
             self.runtime.remove_pod_sandbox(&s.id).await?;
+        }
+        if let Err(e) = volumes::cleanup_pod(&self.root_dir, uid) {
+            tracing::warn!(%uid, "removing the pod's volumes: {e}");
         }
         Ok(())
     }

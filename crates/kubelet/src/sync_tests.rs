@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::fake::FakeRuntime;
+use crate::objects::FakeObjects;
 
 fn node() -> NodeContext {
     NodeContext {
@@ -22,13 +23,28 @@ fn node() -> NodeContext {
 }
 
 fn syncer(images: &[&str]) -> (Arc<FakeRuntime>, PodSyncer) {
+    let (fake, _, s) = syncer_with_objects(images);
+    (fake, s)
+}
+
+/// A syncer over the fake runtime and fake objects, with its own root dir.
+fn syncer_with_objects(images: &[&str]) -> (Arc<FakeRuntime>, Arc<FakeObjects>, PodSyncer) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let fake = Arc::new(FakeRuntime::new(images));
+    let objects = Arc::new(FakeObjects::default());
+    let root = std::env::temp_dir().join(format!(
+        "kubelet-unit-root-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
     let s = PodSyncer {
         runtime: fake.clone(),
         node: node(),
         runtime_name: "fake".into(),
+        objects: objects.clone(),
+        root_dir: root,
     };
-    (fake, s)
+    (fake, objects, s)
 }
 
 fn pod(spec: serde_json::Value) -> Pod {
@@ -445,4 +461,278 @@ fn node_facts() {
         ("False", Some("KubeletNotReady"))
     );
     assert_eq!(st.node_info.as_ref().unwrap().kubelet_version, "v1.33.0");
+}
+
+fn waiting_of(s: &PodStatus, i: usize) -> (Option<String>, Option<String>) {
+    let w = s.container_statuses.as_ref().unwrap()[i]
+        .state
+        .as_ref()
+        .unwrap()
+        .waiting
+        .clone()
+        .unwrap_or_default();
+    (w.reason, w.message)
+}
+
+fn config_map(name: &str, data: serde_json::Value) -> k8s_openapi::api::core::v1::ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns1"}, "data": data}))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn env_from_config_maps_and_secrets() {
+    let (fake, objects, s) = syncer_with_objects(&["busybox:1.35"]);
+    objects.put_config_map(config_map("cfg", json!({"a": "1", "bad key": "x"})));
+    objects.put_secret(
+        serde_json::from_value(json!({"metadata": {"name": "sec", "namespace": "ns1"},
+            "data": {"pw": "aHVudGVyMg=="}}))
+        .unwrap(),
+    );
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+        "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "P_"},
+                    {"secretRef": {"name": "absent", "optional": true}}],
+        "env": [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "a"}}},
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "pw"}}},
+            {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": true}}},
+            {"name": "OPTKEY", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "x", "optional": true}}},
+            {"name": "E", "value": "$(A)-$(P_a)"}]}]}));
+    let status = s.sync_pod(&p, &mut PodState::default()).await.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    let cfg = fake
+        .container_config(&fake.containers_named("c")[0])
+        .unwrap();
+    let env: std::collections::BTreeMap<String, String> = cfg
+        .envs
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    assert_eq!(env["A"], "1");
+    assert_eq!(env["PW"], "hunter2");
+    assert_eq!(env["P_a"], "1");
+    assert_eq!(env["E"], "1-1");
+    assert!(!env.contains_key("OPT") && !env.contains_key("OPTKEY"));
+    assert!(!env.keys().any(|k| k.contains(' ')));
+}
+
+#[tokio::test]
+async fn missing_env_refs_are_create_container_config_errors() {
+    let (fake, objects, s) = syncer_with_objects(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+        "env": [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "x", "key": "k"}}}]}]}));
+    let mut st = PodState::default();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(
+        waiting_of(&status, 0),
+        (
+            Some("CreateContainerConfigError".into()),
+            Some("configmap \"x\" not found".into())
+        )
+    );
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert!(fake.containers_named("c").is_empty());
+    objects.put_config_map(config_map("x", json!({"other": "v"})));
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(
+        waiting_of(&status, 0).1.as_deref(),
+        Some("couldn't find key k in ConfigMap ns1/x")
+    );
+    let sp = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+        "envFrom": [{"secretRef": {"name": "s"}}]}]}));
+    let status = s.sync_pod(&sp, &mut PodState::default()).await.unwrap();
+    assert_eq!(
+        waiting_of(&status, 0).1.as_deref(),
+        Some("secret \"s\" not found")
+    );
+    objects.put_config_map(config_map("x", json!({"k": "v"})));
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+}
+
+#[tokio::test]
+async fn volumes_are_mounted_and_a_missing_one_blocks_the_pod() {
+    let (fake, objects, s) = syncer_with_objects(&["busybox:1.35"]);
+    let p = pod(json!({
+        "initContainers": [{"name": "init", "image": "busybox:1.35",
+            "volumeMounts": [{"name": "scratch", "mountPath": "/work"}]}],
+        "containers": [{"name": "c", "image": "busybox:1.35", "volumeMounts": [
+            {"name": "cfg", "mountPath": "/etc/cfg"},
+            {"name": "scratch", "mountPath": "/work", "subPath": "app"}]}],
+        "volumes": [{"name": "cfg", "configMap": {"name": "settings"}},
+                    {"name": "scratch", "emptyDir": {}}]}));
+    let mut st = PodState::default();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    // Nothing starts, not even the sandbox.
+    assert!(fake.sandbox_configs().is_empty());
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let init = &status.init_container_statuses.as_ref().unwrap()[0];
+    let w = init.state.as_ref().unwrap().waiting.as_ref().unwrap();
+    assert_eq!(w.reason.as_deref(), Some("PodInitializing"));
+    assert_eq!(
+        w.message.as_deref(),
+        Some("MountVolume.SetUp failed for volume \"cfg\" : configmap \"settings\" not found")
+    );
+
+    objects.put_config_map(config_map("settings", json!({"mode": "fast"})));
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let init_cfg = fake
+        .container_config(&fake.containers_named("init")[0])
+        .unwrap();
+    let scratch = s
+        .root_dir
+        .join("pods/u-1/volumes/kubernetes.io~empty-dir/scratch");
+    assert_eq!(init_cfg.mounts[0].host_path, scratch.display().to_string());
+    assert_eq!(init_cfg.mounts[0].container_path, "/work");
+    fake.exit(&fake.containers_named("init")[0], 0);
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    let cfg = fake
+        .container_config(&fake.containers_named("c")[0])
+        .unwrap();
+    let cfg_dir = s
+        .root_dir
+        .join("pods/u-1/volumes/kubernetes.io~configmap/cfg");
+    assert_eq!(cfg.mounts[0].host_path, cfg_dir.display().to_string());
+    assert!(cfg.mounts[0].readonly);
+    assert_eq!(
+        std::fs::read_to_string(cfg_dir.join("mode")).unwrap(),
+        "fast"
+    );
+    assert_eq!(
+        cfg.mounts[1].host_path,
+        scratch.join("app").display().to_string()
+    );
+    // Deleting the pod removes its directory.
+    s.kill_pod("u-1", Duration::from_secs(1)).await.unwrap();
+    assert!(!s.root_dir.join("pods/u-1").exists());
+}
+
+#[tokio::test]
+async fn a_failed_host_path_check_keeps_the_container_waiting() {
+    let (fake, _, s) = syncer_with_objects(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+            "volumeMounts": [{"name": "h", "mountPath": "/h"}]}],
+        "volumes": [{"name": "h", "hostPath": {"path": "/nonexistent/kubelet-test", "type": "Directory"}}]}));
+    let status = s.sync_pod(&p, &mut PodState::default()).await.unwrap();
+    assert!(fake.containers_named("c").is_empty());
+    assert_eq!(
+        waiting_of(&status, 0),
+        (
+            Some("ContainerCreating".into()),
+            Some("MountVolume.SetUp failed for volume \"h\" : hostPath type check failed: /nonexistent/kubelet-test is not a directory".into())
+        )
+    );
+}
+
+/// Lets the probe workers run (paused clock: sleeps advance at once).
+async fn let_probes_run(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_liveness_probe_restarts_the_container() {
+    let (fake, _, s) = syncer_with_objects(&["busybox:1.35"]);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+        "livenessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1, "failureThreshold": 2}}]}));
+    let mut st = PodState::default();
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    // Liveness alone does not gate readiness.
+    assert!(status.container_statuses.as_ref().unwrap()[0].ready);
+    let_probes_run(3).await;
+    s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("c").len(), 1);
+    fake.set_exec_exit("check", 1);
+    let_probes_run(3).await;
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(fake.containers_named("c").len(), 2);
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(cs.restart_count, 1);
+    assert!(cs.state.as_ref().unwrap().running.is_some());
+    assert_eq!(
+        cs.last_state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        137
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_and_startup_probes_drive_ready_and_started() {
+    let (fake, _, s) = syncer_with_objects(&["busybox:1.35"]);
+    fake.set_exec_exit("started", 1);
+    fake.set_exec_exit("ready", 1);
+    fake.set_exec_exit("alive", 1);
+    let p = pod(json!({"containers": [{"name": "c", "image": "busybox:1.35",
+        "startupProbe": {"exec": {"command": ["started"]}, "periodSeconds": 1, "failureThreshold": 100},
+        "livenessProbe": {"exec": {"command": ["alive"]}, "periodSeconds": 1, "failureThreshold": 1},
+        "readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1, "successThreshold": 2}}]}));
+    let mut st = PodState::default();
+    s.sync_pod(&p, &mut st).await.unwrap();
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let_probes_run(5).await;
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    // Not started: liveness (failing) is gated, so nothing restarts.
+    assert_eq!((cs.started, cs.ready), (Some(false), false));
+    assert_eq!(fake.containers_named("c").len(), 1);
+    assert!(!fake.calls().iter().any(|c| c == "ExecSync alive"));
+    assert_eq!(cond(&status, "ContainersReady").status, "False");
+
+    fake.set_exec_exit("started", 0);
+    fake.set_exec_exit("alive", 0);
+    let_probes_run(3).await;
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!((cs.started, cs.ready), (Some(true), false));
+
+    fake.set_exec_exit("ready", 0);
+    let_probes_run(3).await;
+    let status = s
+        .sync_pod(&with_status(p.clone(), &status), &mut st)
+        .await
+        .unwrap();
+    let cs = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!((cs.started, cs.ready), (Some(true), true));
+    assert_eq!(cond(&status, "Ready").status, "True");
+    assert_eq!(cond(&status, "ContainersReady").status, "True");
+
+    fake.set_exec_exit("ready", 1);
+    let_probes_run(5).await;
+    let status = s.sync_pod(&with_status(p, &status), &mut st).await.unwrap();
+    assert!(!status.container_statuses.as_ref().unwrap()[0].ready);
+    assert_eq!(
+        cond(&status, "Ready").message.as_deref(),
+        Some("containers with unready status: [c]")
+    );
+    // Readiness failures never restart.
+    assert_eq!(fake.containers_named("c").len(), 1);
+}
+
+#[tokio::test]
+async fn lifecycle_hooks() {
+    let (fake, _, s) = syncer_with_objects(&["busybox:1.35"]);
+    fake.set_exec_exit("post", 7);
+    let p = pod(json!({"containers": [
+        {"name": "bad", "image": "busybox:1.35",
+         "lifecycle": {"postStart": {"exec": {"command": ["post"]}}}},
+        {"name": "good", "image": "busybox:1.35",
+         "lifecycle": {"preStop": {"exec": {"command": ["pre"]}}}}]}));
+    let status = s.sync_pod(&p, &mut PodState::default()).await.unwrap();
+    let (reason, message) = waiting_of(&status, 0);
+    assert_eq!(reason.as_deref(), Some("PostStartHookError"));
+    assert!(message.unwrap().starts_with("PostStartHook failed"));
+    let calls = fake.calls();
+    let pos = |m: &str| calls.iter().position(|c| c == m).unwrap();
+    assert!(pos("ExecSync post") < pos("StopContainer"));
+
+    s.kill_pod("u-1", Duration::from_secs(5)).await.unwrap();
+    let calls = fake.calls();
+    let pre = calls.iter().position(|c| c == "ExecSync pre").unwrap();
+    let stop = calls.iter().rposition(|c| c == "StopContainer").unwrap();
+    assert!(pre < stop);
 }

@@ -23,10 +23,13 @@ check "logs -f streams a new request" logs_follow
 check "describe pod shows its node and IP" \
   contains "Node:         $NODE_NAME" k "${P[@]}" describe pod mynginx
 check "exec mynginx -- nginx -v" contains "nginx version: nginx/1.22.1" k "${P[@]}" exec mynginx -- nginx -v
-# -it needs a terminal: script(1) gives kubectl a pty.
+# -it needs a terminal: script(1) gives kubectl a pty. The one-second
+# sleep: output a TTY container writes before kubectl's attach stream is up
+# is not replayed (as upstream; kubectl falls back to the logs only when the
+# container has already exited).
 run_it_rm() {
   local out
-  out="$(timeout 90 script -qec "$KUBECTL -n e2e-pods run -it --rm oneshot --image=busybox:1.35 --restart=Never -- echo hi-from-busybox" /dev/null 2>&1)"
+  out="$(timeout 90 script -qec "$KUBECTL -n e2e-pods run -it --rm oneshot --image=busybox:1.35 --restart=Never -- sh -c 'sleep 1; echo hi-from-busybox'" /dev/null 2>&1)"
   [[ "$out" == *hi-from-busybox* ]] || { echo "$out"; return 1; }
   eventually 30 bash -c "! $KUBECTL -n e2e-pods get pod oneshot >/dev/null 2>&1"
 }

@@ -32,7 +32,8 @@ pod > "$E2E/stateful.yaml"
 check "create the pod" k apply -f "$E2E/stateful.yaml"
 check "it becomes Ready" k -n e2e-state wait --for=condition=Ready pod/stateful --timeout=120s
 check "the hostPath directory was created" test -d "$data_dir"
-check "the Secret is an env variable" equals s3cr3t k -n e2e-state exec stateful -- printenv PASSWORD
+# (busybox-static has no printenv applet)
+check "the Secret is an env variable" equals s3cr3t k -n e2e-state exec stateful -- sh -c 'echo $PASSWORD'
 check "the ConfigMap is a file" equals hello k -n e2e-state exec stateful -- cat /etc/app/greeting
 check "edit the ConfigMap" k -n e2e-state patch configmap app-config -p '{"data":{"greeting":"bonjour"}}'
 check "the running pod sees the change" eventually 90 equals bonjour k -n e2e-state exec stateful -- cat /etc/app/greeting

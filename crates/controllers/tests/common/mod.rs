@@ -64,11 +64,20 @@ impl TestEnv {
 
     /// Runs the controllers (no leader election) until the handle is aborted.
     pub fn start_controllers(&self, controllers: &[&str]) -> tokio::task::JoinHandle<()> {
+        self.start_controllers_with(controllers, controllers::Options::default())
+    }
+
+    /// As [`TestEnv::start_controllers`] with other options.
+    pub fn start_controllers_with(
+        &self,
+        controllers: &[&str],
+        base: controllers::Options,
+    ) -> tokio::task::JoinHandle<()> {
         let opts = controllers::Options {
             leader_elect: false,
             controllers: controllers.iter().map(|s| s.to_string()).collect(),
             secure_port: 0,
-            ..controllers::Options::default()
+            ..base
         };
         let client = self.client.clone();
         tokio::spawn(async move {
