@@ -59,6 +59,19 @@ if $started_containerd; then
   node_reset --phase=rest
 fi
 
+# Tables iptables-nft made for the CNI plugins, once they hold no rules and
+# did not exist before `make cluster`.
+if [[ -f "$RUN/nft-tables-before" ]]; then
+  while read -r _ family name; do
+    [[ -n "$name" ]] || continue
+    grep -qx "table $family $name" "$RUN/nft-tables-before" && continue
+    [[ "$name" == "$NFT_TABLE" ]] && continue
+    if ! nft list table "$family" "$name" 2>/dev/null | grep -qvE '^\s*(table|chain|type|\}|$)'; then
+      nft delete table "$family" "$name" 2>/dev/null || true
+    fi
+  done < <(nft list tables 2>/dev/null)
+fi
+
 stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver

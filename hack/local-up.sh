@@ -10,6 +10,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib/cluster-env.sh"
 
 mkdir -p "$LOGS" "$RUN" "$OUT/certs"
+# The nftables tables that exist before the cluster: `make down` removes
+# only tables it finds empty that were not there (the CNI plugins' iptables
+# calls create `ip nat`/`ip filter` through iptables-nft).
+[[ -f "$RUN/nft-tables-before" ]] || nft list tables > "$RUN/nft-tables-before" 2>/dev/null || true
 
 step() { echo ">>> $*"; }
 wants() { [[ " $COMPONENTS " == *" $1 "* ]]; }
