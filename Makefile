@@ -20,7 +20,7 @@ build-release: deps
 ## Everything CI checks: lint, unit tests, integration tests (which start
 ## and stop their own etcd and containerd), the compatibility suite and the
 ## end-to-end tutorial (each against a cluster of its own).
-test: deps lint unit integration compat e2e
+test: deps lint unit integration compat kubectl-compare e2e
 
 unit: deps
 	$(CARGO) test --workspace --lib --bins
@@ -33,6 +33,12 @@ integration: deps
 .PHONY: compat
 compat: deps
 	@bash tests/compat/run.sh
+
+## Our kubectl against upstream kubectl 1.33, command by command (stdout,
+## stderr, exit code), on a cluster of its own.
+.PHONY: kubectl-compare
+kubectl-compare: deps
+	@bash tests/kubectl-compare/run.sh
 
 ## The seed tutorial with upstream kubectl against `make cluster`'s cluster
 ## (started and stopped by the suite when none runs).

@@ -162,6 +162,10 @@ if wants kube-controller-manager; then
   start kube-controller-manager "$BIN/kube-controller-manager" $(kube_controller_manager_flags)
   wait_for kube-controller-manager 60 curl -fsS "http://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"
 fi
+if wants kube-controller-manager; then
+  step "applying the addons in deploy/addons"
+  kubectl_ apply -f "$ROOT/deploy/addons/" >/dev/null
+fi
 if wants kube-scheduler; then
   # shellcheck disable=SC2046
   start kube-scheduler "$BIN/kube-scheduler" $(kube_scheduler_flags)

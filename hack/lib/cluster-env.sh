@@ -71,6 +71,7 @@ kube_controller_manager_flags() {
     --allocate-node-cidrs=true \
     --cluster-cidr="$CLUSTER_CIDR" \
     --node-cidr-mask-size=24 \
+    --local-path-root="$OUT/local-path" \
     --secure-port="$CONTROLLER_MANAGER_PORT"
 }
 
@@ -153,6 +154,9 @@ kube_dns_flags() {
   echo --kubeconfig="$OUT/kube-dns.kubeconfig" \
     --cluster-domain="$CLUSTER_DOMAIN" \
     --dns-bind-address="$NODE_IP:53" \
+    --health-bind-address=127.0.0.1:8081 \
+    --ready-bind-address=127.0.0.1:8181 \
+    --metrics-bind-address=127.0.0.1:9153 \
     --register-service=kube-system/kube-dns \
     --service-ip="$CLUSTER_DNS" \
     --advertise-address="$NODE_IP"

@@ -1,7 +1,8 @@
 //! Admission: plugins that may mutate or reject a write after authorization
 //! and before storage, in a fixed order as upstream's `--enable-admission-plugins`.
 //!
-//! Only NamespaceLifecycle exists today; ServiceAccount, LimitRanger,
+//! NamespaceLifecycle, DefaultTolerationSeconds, Priority and
+//! DefaultStorageClass exist today; ServiceAccount, LimitRanger,
 //! ResourceQuota, NodeRestriction and PodSecurity implement the same trait.
 
 use apimachinery::StatusError;
@@ -41,6 +42,10 @@ pub trait Lookup: Send + Sync {
     async fn namespace(&self, name: &str) -> Result<Option<Value>, StatusError>;
     /// Every PriorityClass.
     async fn priority_classes(&self) -> Result<Vec<Value>, StatusError>;
+    /// Every StorageClass.
+    async fn storage_classes(&self) -> Result<Vec<Value>, StatusError> {
+        Ok(Vec::new())
+    }
 }
 
 /// One admission plugin. `admit` may mutate `obj`; `validate` may only reject.
@@ -81,6 +86,7 @@ impl Chain {
             Box::new(NamespaceLifecycle),
             Box::new(DefaultTolerationSeconds::default()),
             Box::new(Priority),
+            Box::new(DefaultStorageClass),
         ])
     }
 
@@ -96,6 +102,68 @@ impl Chain {
         }
         for p in &self.plugins {
             p.validate(attrs, obj.as_deref(), lookup).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Upstream's `DefaultStorageClass`: a claim created without
+/// `storageClassName` gets the default StorageClass (annotation
+/// `storageclass.kubernetes.io/is-default-class: "true"`; the newest one
+/// when several are marked). An explicit `""` means "no class" and is kept.
+pub struct DefaultStorageClass;
+
+/// The annotation marking the default StorageClass.
+pub const IS_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+
+#[async_trait]
+impl Plugin for DefaultStorageClass {
+    fn name(&self) -> &'static str {
+        "DefaultStorageClass"
+    }
+
+    async fn admit(
+        &self,
+        attrs: &Attributes<'_>,
+        obj: Option<&mut Value>,
+        lookup: &dyn Lookup,
+    ) -> Result<(), StatusError> {
+        if attrs.operation != Operation::Create
+            || attrs.resource != "persistentvolumeclaims"
+            || !attrs.group.is_empty()
+            || !attrs.subresource.is_empty()
+        {
+            return Ok(());
+        }
+        let Some(pvc) = obj else { return Ok(()) };
+        if pvc
+            .pointer("/spec/storageClassName")
+            .is_some_and(|v| !v.is_null())
+        {
+            return Ok(());
+        }
+        let classes = lookup.storage_classes().await?;
+        let default = classes
+            .iter()
+            .filter(|c| {
+                c.pointer("/metadata/annotations")
+                    .and_then(|a| a.get(IS_DEFAULT_CLASS))
+                    .and_then(Value::as_str)
+                    == Some("true")
+            })
+            .max_by(|a, b| {
+                let ts = |c: &Value| {
+                    c.pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                ts(a).cmp(&ts(b))
+            });
+        if let (Some(c), Some(spec)) = (default, pvc.get_mut("spec")) {
+            if let Some(name) = c.pointer("/metadata/name").and_then(Value::as_str) {
+                spec["storageClassName"] = Value::String(name.to_string());
+            }
         }
         Ok(())
     }
@@ -342,6 +410,36 @@ mod tests {
                 json!({"metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never"}),
                 json!({"metadata": {"name": "dflt"}, "value": 7, "globalDefault": true}),
             ])
+        }
+        async fn storage_classes(&self) -> Result<Vec<Value>, StatusError> {
+            let ann = json!({IS_DEFAULT_CLASS: "true"});
+            Ok(vec![
+                json!({"metadata": {"name": "fast"}}),
+                json!({"metadata": {"name": "old", "annotations": ann, "creationTimestamp": "2024-01-01T00:00:00Z"}}),
+                json!({"metadata": {"name": "local-path", "annotations": ann, "creationTimestamp": "2025-01-01T00:00:00Z"}}),
+            ])
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_without_a_class_get_the_newest_default() {
+        let user = UserInfo::anonymous();
+        let mut a = attrs(&user);
+        a.resource = "persistentvolumeclaims";
+        let mut pvc = json!({"spec": {"accessModes": ["ReadWriteOnce"]}});
+        DefaultStorageClass
+            .admit(&a, Some(&mut pvc), &NoLookup)
+            .await
+            .unwrap();
+        assert_eq!(pvc["spec"]["storageClassName"], "local-path");
+        // An explicit class, even "", is the user's choice.
+        for class in ["fast", ""] {
+            let mut pvc = json!({"spec": {"storageClassName": class}});
+            DefaultStorageClass
+                .admit(&a, Some(&mut pvc), &NoLookup)
+                .await
+                .unwrap();
+            assert_eq!(pvc["spec"]["storageClassName"], class);
         }
     }
 

@@ -455,6 +455,12 @@ impl admission::Lookup for NsLookup<'_> {
             .expect("priorityclasses");
         Ok(self.0.list(r, "", &ListOptions::default()).await?.items)
     }
+
+    async fn storage_classes(&self) -> Result<Vec<Value>, StatusError> {
+        let r = apimachinery::catalogue::lookup("storage.k8s.io", "v1", "storageclasses")
+            .expect("storageclasses");
+        Ok(self.0.list(r, "", &ListOptions::default()).await?.items)
+    }
 }
 
 impl Registry {

@@ -28,6 +28,7 @@ pub mod events;
 pub mod garbagecollector;
 pub mod health;
 pub mod job;
+pub mod localpath;
 pub mod metrics;
 pub mod namespace;
 pub mod nodeipam;
@@ -189,6 +190,9 @@ pub struct Options {
     pub concurrent_daemonset_syncs: usize,
     /// `--root-ca-file`: published as `kube-root-ca.crt` in every namespace.
     pub root_ca_file: Option<PathBuf>,
+    /// `--local-path-root`: where the local-path provisioner puts volume
+    /// directories (on the node the volume is pinned to).
+    pub local_path_root: PathBuf,
     /// `--bind-address` for `/healthz` and `/metrics`.
     pub bind_address: IpAddr,
     /// `--secure-port` (10257; 0 disables serving).
@@ -226,6 +230,7 @@ impl Default for Options {
             concurrent_statefulset_syncs: 5,
             concurrent_daemonset_syncs: 2,
             root_ca_file: None,
+            local_path_root: PathBuf::from("/var/lib/local-path-provisioner"),
             bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             secure_port: 10257,
         }
@@ -258,6 +263,11 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     (
         "persistentvolume-binder-controller",
         "persistentvolume-binder",
+    ),
+    // Not upstream's (an external provisioner there): k3s/kind's local-path.
+    (
+        "local-path-provisioner-controller",
+        "local-path-provisioner",
     ),
 ];
 
@@ -444,6 +454,11 @@ pub async fn run_controllers(
     }
     if on("disruption-controller") {
         let c = disruption::DisruptionController::new(ctx.clone());
+        queues.push(c.queue());
+        runs.push(Box::pin(c.run()));
+    }
+    if on("local-path-provisioner-controller") {
+        let c = localpath::LocalPathProvisioner::new(ctx.clone());
         queues.push(c.queue());
         runs.push(Box::pin(c.run()));
     }

@@ -92,6 +92,9 @@ struct Flags {
     /// CA bundle published as the kube-root-ca.crt ConfigMap in every namespace.
     #[arg(long)]
     root_ca_file: Option<PathBuf>,
+    /// Where the local-path provisioner creates volume directories.
+    #[arg(long, default_value = "/var/lib/local-path-provisioner")]
+    local_path_root: PathBuf,
     /// Address for /healthz and /metrics.
     #[arg(long, default_value = "127.0.0.1")]
     bind_address: IpAddr,
@@ -166,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         concurrent_statefulset_syncs: f.concurrent_statefulset_syncs,
         concurrent_daemonset_syncs: f.concurrent_daemonset_syncs,
         root_ca_file: f.root_ca_file,
+        local_path_root: f.local_path_root,
         bind_address: f.bind_address,
         secure_port: f.secure_port,
         ..controllers::Options::default()

@@ -29,3 +29,11 @@ refused() {
   [[ "$out" == *"Connection refused"* || "$out" == *"Couldn't connect"* ]] || { echo "$out"; return 1; }
 }
 check "a Service without endpoints refuses at once" eventually 10 refused
+# Names outside the cluster go to the host's resolvers (checked only when
+# the host itself resolves the name, e.g. its apt mirror).
+host_ns="$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)"
+if outside="$(python3 hack/lib/dns-probe.py "$host_ns" deb.debian.org 2>/dev/null)"; then
+  first="${outside%% *}"
+  check "a pod resolves deb.debian.org through the host's resolver ($first)" \
+    eventually 10 contains "$first" k "${D[@]}" exec client -- nslookup deb.debian.org
+fi

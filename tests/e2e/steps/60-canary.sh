@@ -35,6 +35,11 @@ wip="$(k -n e2e-canary get service web -o jsonpath='{.spec.clusterIP}')"
 answers() { local i; for i in $(seq 1 40); do curl -sS --max-time 2 "http://$wip/"; done | sort | uniq | tr '\n' ' '; }
 both() { [[ "$(answers)" == "v1 v2 " ]]; }
 check "traffic reaches both v1 and the canary" eventually 30 both
+check "sessionAffinity: ClientIP" k -n e2e-canary patch service web -p '{"spec":{"sessionAffinity":"ClientIP"}}'
+pinned() { local a; a="$(answers)"; [[ "$a" == "v1 " || "$a" == "v2 " ]] || { echo "answers: $a"; return 1; }; }
+check "ClientIP affinity pins this client to one version" eventually 20 pinned
+check "sessionAffinity: None again" k -n e2e-canary patch service web -p '{"spec":{"sessionAffinity":"None"}}'
+check "traffic reaches both again" eventually 30 both
 check "scale v1 to 0" k -n e2e-canary scale deployment web-v1 --replicas=0
 only_v2() { [[ "$(answers)" == "v2 " ]]; }
 check "then only the canary answers" eventually 60 only_v2
