@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::nodeinfo::{pod_key, NodeInfo, PodEntry};
+use crate::volumes::{VolumeStore, Volumes};
 
 /// The nodes one scheduling cycle works on (cheap to take: `Arc`s).
 #[derive(Clone, Debug, Default)]
@@ -27,6 +28,8 @@ pub struct Snapshot {
     pub nominated: Arc<HashMap<String, Vec<PodEntry>>>,
     /// PodDisruptionBudgets (preemption prefers not to violate them).
     pub pdbs: Arc<Vec<Arc<PodDisruptionBudget>>>,
+    /// Claims, volumes and storage classes (with assumed bindings).
+    pub volumes: Volumes,
 }
 
 impl Snapshot {
@@ -67,6 +70,7 @@ pub struct Cache {
     nominated: HashMap<String, (String, PodEntry)>,
     /// `namespace/name` -> PDB.
     pdbs: BTreeMap<String, Arc<PodDisruptionBudget>>,
+    volumes: VolumeStore,
 }
 
 impl Cache {
@@ -142,6 +146,13 @@ impl Cache {
             None => self.pdbs.remove(key),
         };
         self.snapshot = None;
+    }
+
+    /// The volume objects, for the informers and for volume plugins'
+    /// reservations (invalidates the snapshot).
+    pub fn volumes_mut(&mut self) -> &mut VolumeStore {
+        self.snapshot = None;
+        &mut self.volumes
     }
 
     /// Forgets a nomination by pod key.
@@ -284,6 +295,7 @@ impl Cache {
                 Arc::new(m)
             },
             pdbs: Arc::new(self.pdbs.values().cloned().collect()),
+            volumes: self.volumes.view(),
         };
         self.snapshot = Some(s.clone());
         s

@@ -16,7 +16,8 @@ use crate::Error;
 /// The default profile's scheduler name.
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
 
-/// Filter plugins in upstream's default order.
+/// Filter plugins in upstream's default order (upstream's VolumeZone,
+/// between VolumeBinding and PodTopologySpread, is not implemented).
 pub const DEFAULT_FILTERS: &[&str] = &[
     "NodeUnschedulable",
     "NodeName",
@@ -24,6 +25,9 @@ pub const DEFAULT_FILTERS: &[&str] = &[
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "VolumeRestrictions",
+    "NodeVolumeLimits",
+    "VolumeBinding",
     "PodTopologySpread",
     "InterPodAffinity",
 ];
@@ -53,6 +57,9 @@ pub struct Profile {
     pub fit_resources: Vec<(String, i64)>,
     /// `(resource, weight)` for NodeResourcesBalancedAllocation.
     pub balanced_resources: Vec<(String, i64)>,
+    /// VolumeBinding's `bindTimeoutSeconds`: how long PreBind waits for
+    /// the pod's claims to be bound.
+    pub bind_timeout: Duration,
 }
 
 impl Profile {
@@ -69,6 +76,7 @@ impl Profile {
             fit_strategy: ScoringStrategy::LeastAllocated,
             fit_resources: vec![("cpu".into(), 1), ("memory".into(), 1)],
             balanced_resources: vec![("cpu".into(), 1), ("memory".into(), 1)],
+            bind_timeout: crate::plugins::volumebinding_default_timeout(),
         }
     }
 }
@@ -287,6 +295,20 @@ impl Config {
                             p.balanced_resources = r;
                         }
                     }
+                    "VolumeBinding" => {
+                        if let Some(t) = pc.args.get("bindTimeoutSeconds") {
+                            match t.as_u64() {
+                                Some(secs) if secs > 0 => {
+                                    p.bind_timeout = Duration::from_secs(secs)
+                                }
+                                _ => {
+                                    return Err(Error::Config(format!(
+                                        "VolumeBinding: bindTimeoutSeconds must be a positive integer, got {t}"
+                                    )))
+                                }
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -307,6 +329,13 @@ mod tests {
         assert_eq!(c.profiles[0].scores.len(), 7);
         assert_eq!(c.queue.initial_backoff, Duration::from_secs(1));
         assert_eq!(c.queue.max_backoff, Duration::from_secs(10));
+        assert_eq!(c.profiles[0].bind_timeout, Duration::from_secs(600));
+        let f = &c.profiles[0].filters;
+        let pos = |n: &str| f.iter().position(|x| x == n).unwrap();
+        assert!(pos("NodeResourcesFit") < pos("VolumeRestrictions"));
+        assert!(pos("VolumeRestrictions") < pos("NodeVolumeLimits"));
+        assert!(pos("NodeVolumeLimits") < pos("VolumeBinding"));
+        assert!(pos("VolumeBinding") < pos("PodTopologySpread"));
     }
 
     #[test]
@@ -336,6 +365,9 @@ profiles:
       disabled:
       - name: NodePorts
   pluginConfig:
+  - name: VolumeBinding
+    args:
+      bindTimeoutSeconds: 20
   - name: NodeResourcesFit
     args:
       scoringStrategy:
@@ -358,6 +390,7 @@ profiles:
         assert!(!p.filters.iter().any(|n| n == "NodePorts"));
         assert_eq!(p.fit_strategy, ScoringStrategy::MostAllocated);
         assert_eq!(p.fit_resources, vec![("cpu".to_string(), 2)]);
+        assert_eq!(p.bind_timeout, Duration::from_secs(20));
     }
 
     #[test]

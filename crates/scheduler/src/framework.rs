@@ -15,8 +15,8 @@ use crate::config::Profile;
 use crate::nodeinfo::{NodeInfo, PodInfo};
 use crate::plugins::{
     BalancedAllocation, Failure, ImageLocality, InterPodAffinity, NodeAffinity, NodeName,
-    NodePorts, NodeResourcesFit, NodeUnschedulable, Plugin, PodTopologySpread, State,
-    TaintToleration,
+    NodePorts, NodeResourcesFit, NodeUnschedulable, NodeVolumeLimits, Plugin, PodTopologySpread,
+    Reservation, State, TaintToleration, VolumeBinding, VolumeRestrictions,
 };
 use crate::preemption::Nomination;
 
@@ -54,6 +54,8 @@ pub fn num_feasible_nodes_to_find(percentage: Option<i32>, all: usize) -> usize 
 #[derive(Clone, Debug)]
 pub struct FitError {
     pub num_all_nodes: usize,
+    /// A PreFilter rejection's message (then every node has that failure).
+    pub pre_filter_msg: String,
     /// Each failing node and its filter failure.
     pub statuses: Vec<(String, Failure)>,
     /// The preemption clause (`PostFilterMsg`), empty if none.
@@ -66,7 +68,25 @@ pub struct FitError {
 /// `0/N nodes are available: <count reason, ...>.` with reasons counted per
 /// node and sorted as strings, as upstream's `FitError.Error()`.
 pub fn fit_message(num_all_nodes: usize, statuses: &[(String, Failure)], post: &str) -> String {
+    fit_message_with(num_all_nodes, "", statuses, post)
+}
+
+/// [`fit_message`] after a PreFilter rejection: its message replaces the
+/// per-node counts (every node carries the same failure).
+pub fn fit_message_with(
+    num_all_nodes: usize,
+    pre_filter_msg: &str,
+    statuses: &[(String, Failure)],
+    post: &str,
+) -> String {
     let mut msg = format!("0/{num_all_nodes} nodes are available:");
+    if !pre_filter_msg.is_empty() {
+        msg.push_str(&format!(" {pre_filter_msg}."));
+        if !post.is_empty() {
+            msg.push_str(&format!(" {post}."));
+        }
+        return msg;
+    }
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for (_, f) in statuses {
         for r in &f.reasons {
@@ -86,8 +106,9 @@ pub fn fit_message(num_all_nodes: usize, statuses: &[(String, Failure)], post: &
 
 impl std::fmt::Display for FitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&fit_message(
+        f.write_str(&fit_message_with(
             self.num_all_nodes,
+            &self.pre_filter_msg,
             &self.statuses,
             &self.post_filter_msg,
         ))
@@ -121,6 +142,9 @@ impl Framework {
     /// Builds the plugins of `profile`; `global_percentage` applies when the
     /// profile sets none.
     pub fn new(profile: &Profile, global_percentage: Option<i32>) -> Framework {
+        let volume_binding = Arc::new(VolumeBinding {
+            bind_timeout: profile.bind_timeout,
+        });
         let fit = Arc::new(NodeResourcesFit {
             strategy: profile.fit_strategy,
             resources: profile.fit_resources.clone(),
@@ -139,6 +163,9 @@ impl Framework {
                 "ImageLocality" => Arc::new(ImageLocality),
                 "InterPodAffinity" => Arc::new(InterPodAffinity),
                 "PodTopologySpread" => Arc::new(PodTopologySpread),
+                "VolumeRestrictions" => Arc::new(VolumeRestrictions),
+                "NodeVolumeLimits" => Arc::new(NodeVolumeLimits::default()),
+                "VolumeBinding" => volume_binding.clone(),
                 _ => return None,
             })
         };
@@ -154,12 +181,33 @@ impl Framework {
         }
     }
 
-    /// Every filter's per-cycle state for `pod` over `snap`.
-    pub fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> CycleState {
+    /// Every filter's per-cycle state for `pod` over `snap`; the first
+    /// PreFilter rejection stops the cycle.
+    pub fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> Result<CycleState, Failure> {
         self.filters
             .iter()
             .map(|f| f.pre_filter(pod, snap))
             .collect()
+    }
+
+    /// Upstream Reserve over the chosen node: each plugin's reservation, in
+    /// order. The caller assumes them in the cache and runs their PreBind.
+    pub fn reserve(
+        &self,
+        pod: &PodInfo,
+        node: &str,
+        snap: &Snapshot,
+    ) -> Result<Vec<Arc<dyn Reservation>>, (&'static str, Failure)> {
+        let Some(ni) = snap.nodes.iter().find(|n| n.name == node) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for f in &self.filters {
+            if let Some(r) = f.reserve(pod, ni, snap).map_err(|e| (f.name(), e))? {
+                out.push(r);
+            }
+        }
+        Ok(out)
     }
 
     /// Runs the filters in order; the first failure wins.
@@ -206,7 +254,7 @@ impl Framework {
             }
             if state.iter().any(Option::is_some) {
                 let s2 = snap.with_node(with.clone());
-                self.run_filters(pod, &with, &self.pre_filter(pod, &s2))?;
+                self.run_filters(pod, &with, &self.pre_filter(pod, &s2)?)?;
             } else {
                 self.run_filters(pod, &with, state)?;
             }
@@ -232,7 +280,27 @@ impl Framework {
         let mut feasible: Vec<&Arc<NodeInfo>> = Vec::new();
         let mut statuses = Vec::new();
         let mut processed = 0;
-        let state = self.pre_filter(pod, snap);
+        let state = match self.pre_filter(pod, snap) {
+            Ok(s) => s,
+            Err(f) => {
+                // Upstream: every node gets the PreFilter status, so
+                // preemption sees nothing it could help with.
+                let statuses: Vec<(String, Failure)> = snap
+                    .nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), f.clone()))
+                    .collect();
+                let cycle: CycleState = vec![None; self.filters.len()];
+                let (post_filter_msg, nomination) = self.post_filter(pod, snap, &statuses, &cycle);
+                return Outcome::Unschedulable(FitError {
+                    num_all_nodes: all,
+                    pre_filter_msg: f.reasons.join(", "),
+                    statuses,
+                    post_filter_msg,
+                    nomination,
+                });
+            }
+        };
         for i in 0..all {
             let n = &snap.nodes[(start + i) % all];
             processed += 1;
@@ -251,6 +319,7 @@ impl Framework {
             let (post_filter_msg, nomination) = self.post_filter(pod, snap, &statuses, &state);
             return Outcome::Unschedulable(FitError {
                 num_all_nodes: all,
+                pre_filter_msg: String::new(),
                 statuses,
                 post_filter_msg,
                 nomination,
@@ -450,6 +519,24 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.."
+        );
+    }
+
+    #[test]
+    fn a_prefilter_rejection_replaces_the_per_node_counts() {
+        let s = snap(vec![node("a", json!({})), node("b", json!({}))]);
+        let p = pod(
+            "p",
+            json!({"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "x"}}]}),
+        );
+        let mut start = 0;
+        let Outcome::Unschedulable(e) = fw().schedule(&p, &s, &mut start, &mut rand::rng()) else {
+            panic!("expected unschedulable")
+        };
+        assert_eq!(
+            e.to_string(),
+            "0/2 nodes are available: persistentvolumeclaim \"x\" not found. \
+             preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
         );
     }
 

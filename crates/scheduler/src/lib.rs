@@ -4,13 +4,16 @@
 //! [`Scheduler::new`] + [`Scheduler::run`] with a ready `kube::Client`.
 //!
 //! * [`scheduler`]: informers (kube-rs watchers + reflector stores) for
-//!   Nodes, Pods, Namespaces and PodDisruptionBudgets feed the [`cache::Cache`] (with assumed pods) and the
-//!   [`queue::SchedulingQueue`]; the loop pops a pod, runs the
-//!   [`framework::Framework`] of its profile, assumes it on the chosen node
-//!   and binds it through `pods/binding` in a task.
+//!   Nodes, Pods, Namespaces, PodDisruptionBudgets, PVCs, PVs,
+//!   StorageClasses and CSINodes feed the [`cache::Cache`] (with assumed
+//!   pods and volumes) and the [`queue::SchedulingQueue`]; the loop pops a
+//!   pod, runs the [`framework::Framework`] of its profile, reserves and
+//!   assumes it on the chosen node, and in a task runs PreBind and binds it
+//!   through `pods/binding`.
+//! * [`volumes`]: the volume objects and the assume cache behind them.
 //! * [`plugins`]: NodeName, NodeUnschedulable, NodePorts, NodeResourcesFit,
-//!   NodeAffinity, TaintToleration, PodTopologySpread, InterPodAffinity
-//!   (filters); NodeResourcesFit, NodeResourcesBalancedAllocation,
+//!   NodeAffinity, TaintToleration, VolumeRestrictions, NodeVolumeLimits,
+//!   VolumeBinding, PodTopologySpread, InterPodAffinity (filters); NodeResourcesFit, NodeResourcesBalancedAllocation,
 //!   TaintToleration, NodeAffinity, ImageLocality, InterPodAffinity,
 //!   PodTopologySpread (scores).
 //! * [`preemption`]: DefaultPreemption (victims, candidate choice, PDBs).
@@ -34,6 +37,7 @@ pub mod queue;
 pub mod resources;
 pub mod scheduler;
 pub mod server;
+pub mod volumes;
 
 pub use config::{Config, Profile};
 pub use metrics::Metrics;

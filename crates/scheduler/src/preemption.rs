@@ -155,7 +155,7 @@ impl Framework {
     ) -> Result<(), Failure> {
         if state.iter().any(Option::is_some) {
             let s2 = snap.with_node(trial.clone());
-            let st = self.pre_filter(pod, &s2);
+            let st = self.pre_filter(pod, &s2)?;
             self.filter_node(pod, trial, &s2, &st)
         } else {
             self.filter_node(pod, trial, snap, state)

@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Binding, Namespace, Node, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{
+    Binding, Namespace, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
@@ -23,8 +26,10 @@ use crate::events::Recorder;
 use crate::framework::{Framework, Outcome};
 use crate::metrics::{AttemptResult, Metrics};
 use crate::nodeinfo::{pod_key, PodInfo};
+use crate::plugins::Reservation;
 use crate::preemption::Nomination;
 use crate::queue::{QueuedPod, SchedulingQueue};
+use crate::volumes::{object_key, VolumeStore};
 use crate::Error;
 
 /// How often backoff completions are flushed (upstream: 1 s).
@@ -192,6 +197,50 @@ impl Scheduler {
         tasks.push(tokio::spawn(namespace_informer(sh.clone(), ns_synced_tx)));
         let (pdb_synced_tx, mut pdb_synced) = watch::channel(false);
         tasks.push(tokio::spawn(pdb_informer(sh.clone(), pdb_synced_tx)));
+        let (pvc_synced_tx, mut pvc_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(volume_informer::<PersistentVolumeClaim>(
+            sh.clone(),
+            pvc_synced_tx,
+            VolumeKind {
+                what: "PersistentVolumeClaim",
+                key: |c| object_key(c),
+                set: VolumeStore::set_pvc,
+                keys: VolumeStore::pvc_keys,
+            },
+        )));
+        let (pv_synced_tx, mut pv_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(volume_informer::<PersistentVolume>(
+            sh.clone(),
+            pv_synced_tx,
+            VolumeKind {
+                what: "PersistentVolume",
+                key: |v| v.metadata.name.clone().unwrap_or_default(),
+                set: VolumeStore::set_pv,
+                keys: VolumeStore::pv_names,
+            },
+        )));
+        let (sc_synced_tx, mut sc_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(volume_informer::<StorageClass>(
+            sh.clone(),
+            sc_synced_tx,
+            VolumeKind {
+                what: "StorageClass",
+                key: |c| c.metadata.name.clone().unwrap_or_default(),
+                set: VolumeStore::set_class,
+                keys: VolumeStore::class_names,
+            },
+        )));
+        let (csinode_synced_tx, mut csinode_synced) = watch::channel(false);
+        tasks.push(tokio::spawn(volume_informer::<CSINode>(
+            sh.clone(),
+            csinode_synced_tx,
+            VolumeKind {
+                what: "CSINode",
+                key: |n| n.metadata.name.clone().unwrap_or_default(),
+                set: VolumeStore::set_csinode,
+                keys: VolumeStore::csinode_names,
+            },
+        )));
         let s2 = sh.clone();
         tasks.push(tokio::spawn(async move {
             let mut t = tokio::time::interval(BACKOFF_FLUSH);
@@ -214,6 +263,10 @@ impl Scheduler {
             let _ = nodes_synced.wait_for(|v| *v).await;
             let _ = ns_synced.wait_for(|v| *v).await;
             let _ = pdb_synced.wait_for(|v| *v).await;
+            let _ = pvc_synced.wait_for(|v| *v).await;
+            let _ = pv_synced.wait_for(|v| *v).await;
+            let _ = sc_synced.wait_for(|v| *v).await;
+            let _ = csinode_synced.wait_for(|v| *v).await;
         };
         tokio::select! {
             _ = &mut shutdown => {}
@@ -385,6 +438,64 @@ async fn pdb_informer(sh: Arc<Shared>, synced: watch::Sender<bool>) {
     }
 }
 
+/// How one volume-related kind is keyed and stored.
+struct VolumeKind<K> {
+    what: &'static str,
+    key: fn(&K) -> String,
+    set: fn(&mut VolumeStore, &str, Option<Arc<K>>) -> bool,
+    keys: fn(&VolumeStore) -> Vec<String>,
+}
+
+/// Claims, volumes, classes or CSINodes into the cache's [`VolumeStore`];
+/// a change retries unschedulable pods (upstream's PVC/PV/StorageClass/
+/// CSINode add and update events of the volume plugins).
+async fn volume_informer<K>(sh: Arc<Shared>, synced: watch::Sender<bool>, kind: VolumeKind<K>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = Api::all(sh.client.clone());
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listed = HashSet::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                let k = (kind.key)(&o);
+                listed.insert(k.clone());
+                let changed = (kind.set)(sh.cache().volumes_mut(), &k, Some(Arc::new(o)));
+                if changed {
+                    sh.queue.move_all(Instant::now());
+                }
+            }
+            Ok(watcher::Event::Delete(o)) => {
+                let k = (kind.key)(&o);
+                listed.remove(&k);
+                (kind.set)(sh.cache().volumes_mut(), &k, None);
+            }
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitDone) => {
+                let mut cache = sh.cache();
+                let store = cache.volumes_mut();
+                for gone in (kind.keys)(store)
+                    .into_iter()
+                    .filter(|k| !listed.contains(k))
+                {
+                    (kind.set)(store, &gone, None);
+                }
+                drop(cache);
+                let _ = synced.send(true);
+            }
+            Err(e) => tracing::warn!(error = %e, kind = kind.what, "watch failed; retrying"),
+        }
+    }
+}
+
 /// One scheduling cycle (synchronous); binding and reporting run in tasks.
 fn schedule_one(sh: &Arc<Shared>, qp: QueuedPod, cycle: u64, next_start: &mut usize) {
     let start = Instant::now();
@@ -409,14 +520,50 @@ fn schedule_one(sh: &Arc<Shared>, qp: QueuedPod, cycle: u64, next_start: &mut us
             feasible,
         } => {
             tracing::debug!(pod = %key, node = %name, evaluated, feasible, "selected node");
+            let reserved = match fw.reserve(&info, &name, &snap) {
+                Ok(r) => r,
+                Err((plugin, f)) => {
+                    let msg = format!(
+                        "running Reserve plugin {plugin:?}: {}",
+                        f.reasons.join(", ")
+                    );
+                    tracing::warn!(pod = %key, node = %name, "{msg}");
+                    sh.metrics.observe_attempt(
+                        AttemptResult::Error,
+                        &profile,
+                        start.elapsed().as_secs_f64(),
+                    );
+                    let pod = qp.pod.clone();
+                    sh.queue.add_unschedulable(qp, cycle, true, Instant::now());
+                    let sh = sh.clone();
+                    tokio::spawn(async move {
+                        report_failure(&sh, &pod, &profile, "SchedulerError", &msg).await
+                    });
+                    return;
+                }
+            };
             let mut assumed = (*qp.pod).clone();
             if let Some(s) = assumed.spec.as_mut() {
                 s.node_name = Some(name.clone());
             }
-            sh.cache().assume_pod(Arc::new(assumed));
+            {
+                let mut cache = sh.cache();
+                for r in &reserved {
+                    r.assume(&mut cache);
+                }
+                cache.assume_pod(Arc::new(assumed));
+            }
             sh.queue.done(&key);
             let sh = sh.clone();
-            tokio::spawn(async move { bind(sh, qp, cycle, name, profile, start).await });
+            let attempt = Attempt {
+                qp,
+                cycle,
+                node: name,
+                profile,
+                start,
+                reserved,
+            };
+            tokio::spawn(async move { bind(sh, attempt).await });
         }
         Outcome::Unschedulable(fe) => {
             let msg = fe.to_string();
@@ -460,14 +607,50 @@ fn schedule_one(sh: &Arc<Shared>, qp: QueuedPod, cycle: u64, next_start: &mut us
     }
 }
 
-async fn bind(
-    sh: Arc<Shared>,
+/// A pod assumed on a node, on its way through PreBind and binding.
+struct Attempt {
     qp: QueuedPod,
     cycle: u64,
     node: String,
     profile: String,
     start: Instant,
-) {
+    /// The plugins' reservations (undone if the pod is not bound).
+    reserved: Vec<Arc<dyn Reservation>>,
+}
+
+/// Upstream's binding-cycle failure: Unreserve, forget the assumed pod,
+/// back off, and report `SchedulerError`.
+async fn binding_failed(sh: &Arc<Shared>, a: Attempt, msg: &str) {
+    sh.metrics.observe_attempt(
+        AttemptResult::Error,
+        &a.profile,
+        a.start.elapsed().as_secs_f64(),
+    );
+    {
+        let mut cache = sh.cache();
+        for r in a.reserved.iter().rev() {
+            r.unreserve(&mut cache);
+        }
+        cache.forget_pod(&a.qp.key);
+    }
+    let pod = a.qp.pod.clone();
+    sh.queue
+        .add_unschedulable(a.qp, a.cycle, true, Instant::now());
+    report_failure(sh, &pod, &a.profile, "SchedulerError", msg).await;
+    // The cache lost a pod: others may fit now.
+    sh.queue.move_all(Instant::now());
+}
+
+async fn bind(sh: Arc<Shared>, a: Attempt) {
+    for r in &a.reserved {
+        if let Err(e) = r.clone().pre_bind(sh.client.clone()).await {
+            let msg = format!("running PreBind plugin {:?}: {e}", r.plugin());
+            tracing::warn!(pod = %a.qp.key, node = %a.node, "{msg}");
+            binding_failed(&sh, a, &msg).await;
+            return;
+        }
+    }
+    let (qp, node, profile, start) = (&a.qp, a.node.clone(), a.profile.clone(), a.start);
     let pod = qp.pod.clone();
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
@@ -513,23 +696,25 @@ async fn bind(
             }
         }
         Err(e) => {
-            sh.metrics.observe_attempt(
-                AttemptResult::Error,
-                &profile,
-                start.elapsed().as_secs_f64(),
-            );
-            sh.cache().forget_pod(&qp.key);
             let gone = matches!(&e, kube::Error::Api(s) if s.code == 404);
             tracing::warn!(error = %e, pod = %qp.key, node = %node, "binding failed");
             if gone {
+                sh.metrics.observe_attempt(
+                    AttemptResult::Error,
+                    &profile,
+                    start.elapsed().as_secs_f64(),
+                );
+                let mut cache = sh.cache();
+                for r in a.reserved.iter().rev() {
+                    r.unreserve(&mut cache);
+                }
+                cache.forget_pod(&qp.key);
+                drop(cache);
                 sh.queue.done(&qp.key);
                 return;
             }
             let msg = format!("binding rejected: {e}");
-            sh.queue.add_unschedulable(qp, cycle, true, Instant::now());
-            report_failure(&sh, &pod, &profile, "SchedulerError", &msg).await;
-            // The cache lost a pod: others may fit now.
-            sh.queue.move_all(Instant::now());
+            binding_failed(&sh, a, &msg).await;
         }
     }
 }

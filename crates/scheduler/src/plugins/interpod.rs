@@ -229,9 +229,9 @@ impl Plugin for InterPodAffinity {
         "InterPodAffinity"
     }
 
-    fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> State {
-        InterPodAffinity::state(pod, snap)
-            .map(|s| Arc::new((s, snap.namespaces.clone())) as Arc<dyn Any + Send + Sync>)
+    fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> Result<State, Failure> {
+        Ok(InterPodAffinity::state(pod, snap)
+            .map(|s| Arc::new((s, snap.namespaces.clone())) as Arc<dyn Any + Send + Sync>))
     }
 
     fn filter_with(
@@ -355,7 +355,7 @@ mod tests {
     }
 
     fn run(p: &PodInfo, s: &Snapshot) -> Vec<Result<(), String>> {
-        let st = InterPodAffinity.pre_filter(p, s);
+        let st = InterPodAffinity.pre_filter(p, s).unwrap();
         s.nodes
             .iter()
             .map(|n| {

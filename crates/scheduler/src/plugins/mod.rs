@@ -9,7 +9,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::cache::Snapshot;
+use futures::future::BoxFuture;
+
+use crate::cache::{Cache, Snapshot};
 use crate::nodeinfo::{NodeInfo, PodInfo};
 
 mod affinity;
@@ -19,6 +21,9 @@ mod image;
 mod interpod;
 mod spread;
 mod taints;
+mod volumebinding;
+mod volumelimits;
+mod volumerestrictions;
 
 pub use affinity::{node_matches_term, NodeAffinity};
 pub use basic::{NodeName, NodePorts, NodeUnschedulable};
@@ -30,6 +35,17 @@ pub use interpod::{
 };
 pub use spread::{PodTopologySpread, ERR_CONSTRAINTS, ERR_MISSING_LABEL};
 pub use taints::{tolerates, TaintToleration};
+pub use volumebinding::{
+    PodVolumes, PreBindError, VolumeBinding, ERR_BIND_CONFLICT, ERR_NODE_CONFLICT,
+    ERR_PV_NOT_EXIST, ERR_UNBOUND_IMMEDIATE,
+};
+pub use volumelimits::{NodeVolumeLimits, ERR_MAX_VOLUME_COUNT};
+pub use volumerestrictions::{VolumeRestrictions, ERR_DISK_CONFLICT, ERR_RWOP_CONFLICT};
+
+/// Upstream's default VolumeBinding `bindTimeoutSeconds` (600 s).
+pub fn volumebinding_default_timeout() -> std::time::Duration {
+    volumebinding::DEFAULT_BIND_TIMEOUT
+}
 
 /// The highest score a plugin gives a node (upstream `MaxNodeScore`).
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -81,9 +97,10 @@ pub trait Plugin: Send + Sync {
         Ok(())
     }
 
-    /// Computes per-cycle state from the whole snapshot (upstream PreFilter).
-    fn pre_filter(&self, _pod: &PodInfo, _snapshot: &Snapshot) -> State {
-        None
+    /// Computes per-cycle state from the whole snapshot (upstream
+    /// PreFilter); a failure rejects the pod on every node at once.
+    fn pre_filter(&self, _pod: &PodInfo, _snapshot: &Snapshot) -> Result<State, Failure> {
+        Ok(None)
     }
 
     /// Filter with the state from [`Plugin::pre_filter`]; plugins without
@@ -115,6 +132,38 @@ pub trait Plugin: Send + Sync {
 
     /// Rescales raw scores of all feasible nodes into 0..=100.
     fn normalize(&self, _scores: &mut [i64]) {}
+
+    /// Upstream Reserve: what the plugin sets aside for the pod on the
+    /// chosen node, to be assumed in the cache, written by PreBind and
+    /// undone by Unreserve.
+    fn reserve(
+        &self,
+        _pod: &PodInfo,
+        _node: &NodeInfo,
+        _snapshot: &Snapshot,
+    ) -> Result<Option<Arc<dyn Reservation>>, Failure> {
+        Ok(None)
+    }
+}
+
+/// A plugin's reservation for one pod on one node (upstream Reserve,
+/// PreBind and Unreserve of the same plugin).
+pub trait Reservation: Send + Sync {
+    /// The plugin that made it.
+    fn plugin(&self) -> &'static str;
+
+    /// Records the reservation in the cache so later cycles see it.
+    fn assume(&self, cache: &mut Cache);
+
+    /// Undoes [`Reservation::assume`] (the pod was not bound).
+    fn unreserve(&self, cache: &mut Cache);
+
+    /// Writes what was reserved through the API and waits until it took
+    /// effect; runs before the pod's binding.
+    fn pre_bind(
+        self: Arc<Self>,
+        client: kube::Client,
+    ) -> BoxFuture<'static, Result<(), PreBindError>>;
 }
 
 /// Upstream `helper.DefaultNormalizeScore`: scale to `max_priority` by the

@@ -176,8 +176,8 @@ impl Plugin for PodTopologySpread {
         "PodTopologySpread"
     }
 
-    fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> State {
-        PodTopologySpread::state(pod, snap).map(|s| Arc::new(s) as Arc<dyn Any + Send + Sync>)
+    fn pre_filter(&self, pod: &PodInfo, snap: &Snapshot) -> Result<State, Failure> {
+        Ok(PodTopologySpread::state(pod, snap).map(|s| Arc::new(s) as Arc<dyn Any + Send + Sync>))
     }
 
     fn filter_with(
@@ -324,7 +324,7 @@ mod tests {
     }
 
     fn run(p: &PodInfo, s: &Snapshot) -> Vec<Result<(), String>> {
-        let st = PodTopologySpread.pre_filter(p, s);
+        let st = PodTopologySpread.pre_filter(p, s).unwrap();
         s.nodes
             .iter()
             .map(|n| {
@@ -434,7 +434,7 @@ mod tests {
         let s = snap(vec![a, b, c, d]);
         let p = incoming(json!({"whenUnsatisfiable": "ScheduleAnyway"}));
         // Hard filter does not apply.
-        assert!(PodTopologySpread.pre_filter(&p, &s).is_none());
+        assert!(PodTopologySpread.pre_filter(&p, &s).unwrap().is_none());
         let nodes: Vec<&Arc<NodeInfo>> = s.nodes.iter().collect();
         // ln(3+2) = 1.609: raw a 3, b 2, c 0 -> 100*(3+0-s)/3; d ignored.
         assert_eq!(
