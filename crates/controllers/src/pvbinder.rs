@@ -47,6 +47,8 @@ pub const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller"
 pub const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 const COMPONENT: &str = "persistentvolume-controller";
 const CLAIM: &str = "claim/";
+/// How often Pending claims are looked at again (upstream's resync period).
+const RESYNC: Duration = Duration::from_secs(15);
 const VOLUME: &str = "volume/";
 
 /// The controller: one queue of `claim/<ns>/<name>` and `volume/<name>` keys.
@@ -103,7 +105,30 @@ impl PvBinderController {
     /// sync never races another over the same volume.
     pub async fn run(self) {
         let ctx = self.ctx.clone();
-        run_workers(
+        // Upstream resyncs every 15 s: a claim that found no volume is
+        // retried when one appears through another path (a provisioner, a
+        // volume released elsewhere) without its own object changing.
+        let resync = {
+            let (ctx, queue) = (ctx.clone(), self.queue.clone());
+            async move {
+                let mut tick = tokio::time::interval(RESYNC);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    for c in ctx.pvcs.store().state() {
+                        let pending = c
+                            .status
+                            .as_ref()
+                            .and_then(|s| s.phase.as_deref())
+                            .is_none_or(|p| p == "Pending");
+                        if pending {
+                            queue.add(format!("{CLAIM}{}", key_of(&*c)));
+                        }
+                    }
+                }
+            }
+        };
+        let workers = run_workers(
             "persistentvolume-binder",
             self.queue,
             1,
@@ -120,8 +145,11 @@ impl PvBinderController {
                     }
                 }
             },
-        )
-        .await;
+        );
+        tokio::select! {
+            _ = workers => {}
+            _ = resync => {}
+        }
     }
 }
 
