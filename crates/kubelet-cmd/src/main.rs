@@ -6,9 +6,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// The Kubernetes node agent.
+///
+/// Flags given on the command line override the `--config` file, which
+/// overrides the defaults (as upstream).
 #[derive(Parser, Debug)]
 #[command(name = "kubelet", version)]
 struct Flags {
+    /// A KubeletConfiguration file (kubelet.config.k8s.io/v1beta1).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Path to a kubeconfig file for the apiserver connection.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -18,48 +24,57 @@ struct Flags {
     /// The node's IP address (InternalIP, hostIP).
     #[arg(long)]
     node_ip: Option<String>,
-    /// The CRI runtime's socket.
-    #[arg(long, default_value = "unix:///run/containerd/containerd.sock")]
-    container_runtime_endpoint: String,
-    /// The kubelet's state directory.
-    #[arg(long, default_value = "/var/lib/kubelet")]
-    root_dir: PathBuf,
+    /// The CRI runtime's socket [default: unix:///run/containerd/containerd.sock].
+    #[arg(long)]
+    container_runtime_endpoint: Option<String>,
+    /// `remote` (CRI) or `fake` (in-process fake runtime: a hollow node) [default: remote].
+    #[arg(long)]
+    runtime: Option<String>,
+    /// The kubelet's state directory [default: /var/lib/kubelet].
+    #[arg(long)]
+    root_dir: Option<PathBuf>,
+    /// A directory of static pod manifests (YAML or JSON).
+    #[arg(long)]
+    pod_manifest_path: Option<PathBuf>,
+    /// How often the static pod manifests are read again [default: 20s].
+    #[arg(long)]
+    file_check_frequency: Option<String>,
     /// Cluster DNS server addresses (comma-separated).
     #[arg(long, value_delimiter = ',')]
-    cluster_dns: Vec<String>,
-    /// The cluster's DNS domain.
-    #[arg(long, default_value = "cluster.local")]
-    cluster_domain: String,
-    /// Most pods this node runs.
-    #[arg(long, default_value_t = 110)]
-    max_pods: u32,
+    cluster_dns: Option<Vec<String>>,
+    /// The cluster's DNS domain [default: cluster.local].
+    #[arg(long)]
+    cluster_domain: Option<String>,
+    /// Most pods this node runs [default: 110].
+    #[arg(long)]
+    max_pods: Option<u32>,
     /// Labels to register the Node with (`k=v,k2=v2`).
-    #[arg(long, default_value = "")]
-    node_labels: String,
+    #[arg(long)]
+    node_labels: Option<String>,
     /// Taints to register the Node with (`key=value:Effect,...`).
-    #[arg(long, default_value = "")]
-    register_with_taints: String,
-    /// The cgroup driver (only cgroupfs works here).
-    #[arg(long, default_value = "cgroupfs")]
-    cgroup_driver: String,
+    #[arg(long)]
+    register_with_taints: Option<String>,
+    /// The cgroup driver (only cgroupfs works here) [default: cgroupfs].
+    #[arg(long)]
+    cgroup_driver: Option<String>,
     /// The root cgroup for pods (they go under `<root>/kubepods`).
-    #[arg(long, default_value = "")]
-    cgroup_root: String,
+    #[arg(long)]
+    cgroup_root: Option<String>,
     /// The node's pod CIDR (written into the CNI bridge configuration).
     #[arg(long)]
     pod_cidr: Option<String>,
-    /// Where the CNI configuration goes.
-    #[arg(long, default_value = "/etc/cni/net.d")]
-    cni_conf_dir: PathBuf,
-    /// The resolv.conf for pods with dnsPolicy Default.
-    #[arg(long, default_value = "/etc/resolv.conf")]
-    resolv_conf: PathBuf,
-    /// The IP address the kubelet API listens on.
-    #[arg(long, default_value = "0.0.0.0")]
-    address: std::net::IpAddr,
-    /// The kubelet API's HTTPS port.
-    #[arg(long, default_value_t = 10250)]
-    port: u16,
+    /// Where the CNI configuration goes [default: /etc/cni/net.d].
+    #[arg(long)]
+    cni_conf_dir: Option<PathBuf>,
+    /// The resolv.conf for pods with dnsPolicy Default [default: /etc/resolv.conf].
+    #[arg(long)]
+    resolv_conf: Option<PathBuf>,
+    /// The IP address the kubelet API listens on [default: 0.0.0.0].
+    #[arg(long)]
+    address: Option<std::net::IpAddr>,
+    /// The kubelet API's HTTPS port [default: 10250].
+    #[arg(long)]
+    port: Option<u16>,
     /// The kubelet API's serving certificate (self-signed in
     /// `<root-dir>/pki` when neither file is given).
     #[arg(long)]
@@ -67,6 +82,59 @@ struct Flags {
     /// The key of `--tls-cert-file`.
     #[arg(long)]
     tls_private_key_file: Option<PathBuf>,
+}
+
+/// Defaults, then the `--config` file, then the flags that were given.
+fn options(flags: Flags) -> anyhow::Result<kubelet::Options> {
+    let mut o = kubelet::Options::default();
+    if let Some(path) = &flags.config {
+        kubelet::config::KubeletConfiguration::load(path)?.apply(&mut o);
+    }
+    macro_rules! set {
+        ($($flag:ident => $field:ident),* $(,)?) => {
+            $(if let Some(v) = flags.$flag { o.$field = v; })*
+        };
+    }
+    set!(
+        container_runtime_endpoint => container_runtime_endpoint,
+        runtime => runtime,
+        root_dir => root_dir,
+        cluster_dns => cluster_dns,
+        cluster_domain => cluster_domain,
+        max_pods => max_pods,
+        cgroup_driver => cgroup_driver,
+        cgroup_root => cgroup_root,
+        resolv_conf => resolv_conf,
+        address => address,
+        port => port,
+    );
+    o.kubeconfig = flags.kubeconfig.or(o.kubeconfig);
+    o.hostname_override = flags.hostname_override.or(o.hostname_override);
+    o.node_ip = flags.node_ip.or(o.node_ip);
+    o.pod_cidr = flags.pod_cidr.or(o.pod_cidr);
+    o.static_pod_path = flags.pod_manifest_path.or(o.static_pod_path);
+    o.tls_cert_file = flags.tls_cert_file.or(o.tls_cert_file);
+    o.tls_private_key_file = flags.tls_private_key_file.or(o.tls_private_key_file);
+    if let Some(d) = flags.cni_conf_dir {
+        o.cni_conf_dir = Some(d);
+    }
+    if let Some(f) = &flags.file_check_frequency {
+        o.file_check_frequency = kubelet::config::parse_go_duration(f)
+            .ok_or_else(|| anyhow::anyhow!("--file-check-frequency: invalid duration {f:?}"))?;
+    }
+    if let Some(l) = &flags.node_labels {
+        o.node_labels =
+            kubelet::node::parse_labels(l).map_err(|e| anyhow::anyhow!("--node-labels: {e}"))?;
+    }
+    if let Some(t) = &flags.register_with_taints {
+        o.register_with_taints = kubelet::node::parse_taints(t)
+            .map_err(|e| anyhow::anyhow!("--register-with-taints: {e}"))?;
+    }
+    if o.runtime == "fake" {
+        // A hollow node touches nothing on the machine.
+        o.cni_conf_dir = None;
+    }
+    Ok(o)
 }
 
 #[tokio::main]
@@ -87,30 +155,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> anyhow::Result<()> {
-    let opts = kubelet::Options {
-        kubeconfig: flags.kubeconfig,
-        hostname_override: flags.hostname_override,
-        node_ip: flags.node_ip,
-        container_runtime_endpoint: flags.container_runtime_endpoint,
-        root_dir: flags.root_dir,
-        cluster_dns: flags.cluster_dns,
-        cluster_domain: flags.cluster_domain,
-        max_pods: flags.max_pods,
-        node_labels: kubelet::node::parse_labels(&flags.node_labels)
-            .map_err(|e| anyhow::anyhow!("--node-labels: {e}"))?,
-        register_with_taints: kubelet::node::parse_taints(&flags.register_with_taints)
-            .map_err(|e| anyhow::anyhow!("--register-with-taints: {e}"))?,
-        cgroup_driver: flags.cgroup_driver,
-        cgroup_root: flags.cgroup_root,
-        pod_cidr: flags.pod_cidr,
-        cni_conf_dir: Some(flags.cni_conf_dir),
-        resolv_conf: flags.resolv_conf,
-        address: flags.address,
-        port: flags.port,
-        tls_cert_file: flags.tls_cert_file,
-        tls_private_key_file: flags.tls_private_key_file,
-        ..kubelet::Options::default()
-    };
+    let opts = options(flags)?;
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
@@ -122,4 +167,42 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     };
     kubelet::run(opts, shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("kubelet-cmd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("config.yaml");
+        std::fs::write(
+            &cfg,
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: 20\nport: 10350\nclusterDomain: from.file\nstaticPodPath: /etc/kubernetes/manifests\n",
+        )
+        .unwrap();
+        let flags = Flags::parse_from([
+            "kubelet",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--max-pods",
+            "30",
+            "--pod-manifest-path",
+            "/srv/manifests",
+            "--runtime=fake",
+        ]);
+        let o = options(flags).unwrap();
+        assert_eq!(o.max_pods, 30);
+        assert_eq!(o.port, 10350);
+        assert_eq!(o.cluster_domain, "from.file");
+        assert_eq!(o.static_pod_path, Some(PathBuf::from("/srv/manifests")));
+        assert_eq!(o.runtime, "fake");
+        assert!(o.cni_conf_dir.is_none());
+        let plain = options(Flags::parse_from(["kubelet"])).unwrap();
+        assert_eq!(plain.max_pods, 110);
+        assert_eq!(plain.port, 10250);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

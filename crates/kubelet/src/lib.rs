@@ -4,13 +4,18 @@
 //! [`run`] connects to the apiserver and the runtime; [`run_with`] takes
 //! both ready-made (tests, hollow nodes).
 
+pub mod admission;
 pub mod cni;
+pub mod config;
+pub mod events;
 pub mod fake;
+pub mod hollow;
 pub mod node;
 pub mod objects;
 pub mod pod;
 pub mod probes;
 pub mod server;
+pub mod static_pods;
 pub mod sync;
 pub mod volumes;
 
@@ -88,6 +93,18 @@ pub struct Options {
     pub tls_cert_file: Option<PathBuf>,
     /// `--tls-private-key-file`.
     pub tls_private_key_file: Option<PathBuf>,
+    /// `--runtime`: `remote` (CRI at `container_runtime_endpoint`) or
+    /// `fake` (the in-process [`fake::FakeRuntime`], a hollow node).
+    pub runtime: String,
+    /// Whether to serve the kubelet API (hollow nodes skip it).
+    pub serve_api: bool,
+    /// `--pod-manifest-path` / `staticPodPath`: static pod manifests.
+    pub static_pod_path: Option<PathBuf>,
+    /// `fileCheckFrequency`: how often the manifests are read again.
+    pub file_check_frequency: Duration,
+    /// `evictionHard` (signal -> threshold), parsed and reported; the
+    /// eviction manager that would act on it is not built yet.
+    pub eviction_hard: BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -113,6 +130,11 @@ impl Default for Options {
             port: server::DEFAULT_PORT,
             tls_cert_file: None,
             tls_private_key_file: None,
+            runtime: "remote".into(),
+            serve_api: true,
+            static_pod_path: None,
+            file_check_frequency: static_pods::FILE_CHECK_FREQUENCY,
+            eviction_hard: BTreeMap::new(),
         }
     }
 }
@@ -202,8 +224,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         context: "the kubeconfig".into(),
         source: Box::new(e),
     })?;
-    let socket = cri::parse_endpoint(&opts.container_runtime_endpoint)?;
-    let runtime = Arc::new(cri::CriRuntime::connect(&socket).await?);
+    let runtime: Arc<dyn cri::Runtime> = match opts.runtime.as_str() {
+        "remote" => {
+            let socket = cri::parse_endpoint(&opts.container_runtime_endpoint)?;
+            Arc::new(cri::CriRuntime::connect(&socket).await?)
+        }
+        "fake" => Arc::new(fake::FakeRuntime::new(&[])),
+        other => {
+            return Err(Error::Config(format!(
+                "--runtime={other} is not supported (remote or fake)"
+            )))
+        }
+    };
     run_with(client, runtime, opts, shutdown).await
 }
 
@@ -223,18 +255,48 @@ pub async fn run_with(
         opts.max_pods,
         &format!("{}://{}", version.runtime_name, version.runtime_version),
     );
-    let bound = server::bind(server::ServerConfig {
-        address: opts.address,
-        port: opts.port,
-        tls_cert_file: opts.tls_cert_file.clone(),
-        tls_private_key_file: opts.tls_private_key_file.clone(),
-        cert_dir: opts.root_dir.join("pki"),
-        node_name: node_name.clone(),
-        node_ip: opts.node_ip(),
-        pod_log_root: opts.pod_log_dir.clone(),
-    })
-    .await?;
-    machine.kubelet_port = bound.port();
+    let bound = if opts.serve_api {
+        let b = server::bind(server::ServerConfig {
+            address: opts.address,
+            port: opts.port,
+            tls_cert_file: opts.tls_cert_file.clone(),
+            tls_private_key_file: opts.tls_private_key_file.clone(),
+            cert_dir: opts.root_dir.join("pki"),
+            node_name: node_name.clone(),
+            node_ip: opts.node_ip(),
+            pod_log_root: opts.pod_log_dir.clone(),
+        })
+        .await?;
+        machine.kubelet_port = b.port();
+        Some(b)
+    } else {
+        machine.kubelet_port = 0;
+        None
+    };
+    let (recorder, event_rx) = events::Recorder::new();
+    let events_task = tokio::spawn(events::write_events(
+        client.clone(),
+        node_name.clone(),
+        event_rx,
+    ));
+    let (node_tx, node_rx) = watch::channel(None::<Node>);
+    let (static_tx, static_rx) = watch::channel(None::<Vec<Pod>>);
+    let static_task = match &opts.static_pod_path {
+        Some(dir) => tokio::spawn(static_pods::watch_dir(
+            dir.clone(),
+            node_name.clone(),
+            opts.file_check_frequency,
+            static_tx,
+        )),
+        None => {
+            // No manifests: an empty set, published once.
+            let _ = static_tx.send(Some(Vec::new()));
+            tokio::spawn(async move {
+                let _keep = static_tx;
+                std::future::pending::<()>().await
+            })
+        }
+    };
     let ctx = NodeContext {
         node_name: node_name.clone(),
         node_ip: node_ip.clone(),
@@ -253,6 +315,7 @@ pub async fn run_with(
             client.clone(),
         ))),
         root_dir: opts.root_dir.clone(),
+        events: recorder,
     };
     tracing::info!(node = %node_name, ip = %node_ip, runtime = %version.runtime_name, "kubelet starting");
 
@@ -263,16 +326,27 @@ pub async fn run_with(
         node_name.clone(),
         node_ip,
         machine,
+        node_tx,
     ));
     let lease_task = tokio::spawn(lease_loop(client.clone(), node_name.clone()));
-    let api_task = tokio::spawn(server::serve(bound, runtime.clone(), client.clone()));
-    let pods_task = tokio::spawn(pod_manager(client, syncer, node_name));
+    let api_task = bound.map(|b| tokio::spawn(server::serve(b, runtime.clone(), client.clone())));
+    let pods_task = tokio::spawn(pod_manager(
+        client,
+        syncer,
+        node_name.clone(),
+        node_rx,
+        static_rx,
+    ));
     shutdown.await;
-    tracing::info!("kubelet shutting down");
+    tracing::info!(node = %node_name, "kubelet shutting down");
     node_task.abort();
     lease_task.abort();
-    api_task.abort();
+    if let Some(t) = api_task {
+        t.abort();
+    }
     pods_task.abort();
+    static_task.abort();
+    events_task.abort();
     Ok(())
 }
 
@@ -310,6 +384,7 @@ async fn node_loop(
     name: String,
     node_ip: String,
     machine: node::MachineInfo,
+    node_tx: watch::Sender<Option<Node>>,
 ) {
     let api: Api<Node> = Api::all(client.clone());
     let hostname = opts.node_name();
@@ -390,6 +465,9 @@ async fn node_loop(
         } else if let Ok(n) = api.get(&name).await {
             registered = Some(n);
         }
+        if registered.is_some() {
+            node_tx.send_replace(registered.clone());
+        }
         let wait = if health.problem.is_some() {
             Duration::from_secs(1)
         } else {
@@ -452,30 +530,198 @@ struct Worker {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Watches the node's pods and keeps one worker per pod uid.
-async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
+fn is_terminal(p: &Pod) -> bool {
+    matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
+}
+
+/// The pods that hold node resources: admitted, not finished.
+fn active_pods(workers: &HashMap<String, Worker>) -> Vec<Pod> {
+    workers
+        .values()
+        .filter(|w| !w.task.is_finished())
+        .filter_map(|w| w.tx.borrow().clone())
+        .filter(|p| !is_terminal(p))
+        .collect()
+}
+
+/// Where a pod came from, which decides where its status goes.
+#[derive(Clone)]
+enum Source {
+    /// The apiserver: status to the pod itself.
+    Api,
+    /// A manifest file: status to its mirror pod, owned by this Node.
+    File(watch::Receiver<Option<Node>>),
+}
+
+/// What the pod manager shares with every worker it starts.
+struct Manager {
+    client: Client,
+    syncer: PodSyncer,
+    node: watch::Receiver<Option<Node>>,
+    workers: HashMap<String, Worker>,
+    /// Pods refused by admission (their status says so; never started).
+    rejected: std::collections::HashSet<String>,
+    /// The static pods by uid.
+    statics: HashMap<String, Pod>,
+}
+
+impl Manager {
+    /// Starts or updates the worker of a pod, admitting it first when it
+    /// is new, not finished and not being deleted.
+    async fn offer(&mut self, pod: Pod, source: Source) {
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
+        let running = self
+            .workers
+            .get(&uid)
+            .is_some_and(|w| !w.task.is_finished());
+        if !running && pod.metadata.deletion_timestamp.is_none() && !is_terminal(&pod) {
+            if self.rejected.contains(&uid) {
+                return;
+            }
+            let node = self.node.borrow().clone();
+            if let Some(node) = node {
+                let active = active_pods(&self.workers);
+                let refs: Vec<&Pod> = active.iter().collect();
+                let is_static = matches!(source, Source::File(_));
+                if let Err(r) = admission::admit(&node, &refs, &pod, is_static) {
+                    self.reject(&pod, r).await;
+                    return;
+                }
+            }
+        }
+        if let Some(w) = self.workers.get(&uid) {
+            if !w.task.is_finished() {
+                let _ = w.tx.send(Some(pod));
+                return;
+            }
+        }
+        let (tx, rx) = watch::channel(Some(pod));
+        let task = tokio::spawn(pod_worker(
+            self.client.clone(),
+            self.syncer.clone(),
+            rx,
+            source,
+        ));
+        self.workers.insert(uid, Worker { tx, task });
+    }
+
+    /// Upstream's rejectPod: a Warning event and phase Failed with the
+    /// reason, the containers never started.
+    async fn reject(&mut self, pod: &Pod, r: admission::Rejection) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        tracing::info!(pod = %format!("{ns}/{name}"), reason = %r.reason, "pod rejected: {}", r.message);
+        self.rejected.insert(uid);
+        self.syncer
+            .events
+            .warning(events::pod_ref(pod, None), &r.reason, r.message.clone());
+        if static_pods::is_static(pod) {
+            return;
+        }
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        let patch = serde_json::json!({"status": {
+            "phase": "Failed",
+            "reason": r.reason,
+            "message": format!("Pod was rejected: {}", r.message),
+            "qosClass": pod::qos_class(pod).as_str(),
+        }});
+        if let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            tracing::warn!("marking rejected pod {ns}/{name} failed: {e}");
+        }
+    }
+
+    /// The static pods are now `pods`: new ones start, vanished ones stop.
+    async fn set_statics(&mut self, pods: Vec<Pod>) {
+        let new: HashMap<String, Pod> = pods
+            .into_iter()
+            .filter_map(|p| Some((p.metadata.uid.clone()?, p)))
+            .collect();
+        let gone: Vec<Pod> = self
+            .statics
+            .iter()
+            .filter(|(uid, _)| !new.contains_key(*uid))
+            .map(|(_, p)| p.clone())
+            .collect();
+        for mut p in gone {
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            tracing::info!(pod = ?p.metadata.name, "static pod manifest removed; stopping it");
+            p.metadata.deletion_timestamp = Some(sync::now_time());
+            if let Some(w) = self.workers.get(&uid) {
+                let _ = w.tx.send(Some(p));
+            }
+            self.statics.remove(&uid);
+            self.rejected.remove(&uid);
+        }
+        for (uid, p) in new {
+            if self.statics.get(&uid) == Some(&p) {
+                continue;
+            }
+            self.statics.insert(uid, p.clone());
+            self.offer(p, Source::File(self.node.clone())).await;
+        }
+    }
+}
+
+/// Watches the node's pods (and the static pod manifests) and keeps one
+/// worker per pod uid.
+async fn pod_manager(
+    client: Client,
+    syncer: PodSyncer,
+    node_name: String,
+    mut node: watch::Receiver<Option<Node>>,
+    mut statics: watch::Receiver<Option<Vec<Pod>>>,
+) {
+    // Admission needs the Node's allocatable, labels and taints.
+    if node.wait_for(|n| n.is_some()).await.is_err() {
+        return;
+    }
     let api: Api<Pod> = Api::all(client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
     let mut stream = Box::pin(watcher(api, cfg));
-    let mut workers: HashMap<String, Worker> = HashMap::new();
+    let mut m = Manager {
+        client,
+        syncer,
+        node,
+        workers: HashMap::new(),
+        rejected: Default::default(),
+        statics: HashMap::new(),
+    };
     let mut init_uids: Vec<String> = Vec::new();
     let mut housekeeping = tokio::time::interval(Duration::from_secs(10));
     // Orphans are judged only against a complete list of the node's pods.
     let mut listed = false;
+    let mut statics_open = true;
     loop {
         tokio::select! {
             ev = stream.next() => {
                 let Some(ev) = ev else { break };
                 match ev {
                     Ok(watcher::Event::Apply(p)) | Ok(watcher::Event::InitApply(p)) => {
+                        // Mirror pods are our own reflection of static pods.
+                        if static_pods::is_mirror(&p) {
+                            continue;
+                        }
                         if let Some(uid) = p.metadata.uid.clone() {
-                            init_uids.push(uid.clone());
-                            dispatch(&mut workers, &client, &syncer, uid, Some(p));
+                            init_uids.push(uid);
+                            m.offer(p, Source::Api).await;
                         }
                     }
                     Ok(watcher::Event::Delete(p)) => {
+                        if static_pods::is_mirror(&p) {
+                            continue;
+                        }
                         if let Some(uid) = p.metadata.uid.clone() {
-                            if let Some(w) = workers.get(&uid) {
+                            m.rejected.remove(&uid);
+                            if let Some(w) = m.workers.get(&uid) {
                                 let _ = w.tx.send(None);
                             }
                         }
@@ -484,8 +730,8 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                     Ok(watcher::Event::InitDone) => {
                         listed = true;
                         // Pods gone while we were not watching.
-                        for (uid, w) in &workers {
-                            if !init_uids.contains(uid) {
+                        for (uid, w) in &m.workers {
+                            if !init_uids.contains(uid) && !m.statics.contains_key(uid) {
                                 let _ = w.tx.send(None);
                             }
                         }
@@ -496,12 +742,23 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                     }
                 }
             }
+            changed = statics.changed(), if statics_open => {
+                if changed.is_err() {
+                    statics_open = false;
+                    continue;
+                }
+                let pods = statics.borrow_and_update().clone();
+                if let Some(pods) = pods {
+                    m.set_statics(pods).await;
+                }
+            }
             _ = housekeeping.tick(), if listed => {
-                workers.retain(|_, w| !w.task.is_finished());
+                m.workers.retain(|_, w| !w.task.is_finished());
+                let syncer = &m.syncer;
                 // Sandboxes of pods this kubelet no longer has.
                 if let Ok(uids) = syncer.runtime_pod_uids().await {
                     for (uid, name) in uids {
-                        if !workers.contains_key(&uid) {
+                        if !m.workers.contains_key(&uid) {
                             tracing::info!(pod = %name, %uid, "removing an orphaned pod from the runtime");
                             if let Err(e) = syncer.kill_pod(&uid, Duration::from_secs(2)).await {
                                 tracing::warn!("removing orphaned pod {name}: {e}");
@@ -511,7 +768,7 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
                 }
                 // Volume directories of pods this kubelet no longer has.
                 for uid in volumes::pod_dirs(&syncer.root_dir) {
-                    if !workers.contains_key(&uid) {
+                    if !m.workers.contains_key(&uid) {
                         tracing::info!(%uid, "removing an orphaned pod directory");
                         if let Err(e) = volumes::cleanup_pod(&syncer.root_dir, &uid) {
                             tracing::warn!(%uid, "removing an orphaned pod directory: {e}");
@@ -523,31 +780,24 @@ async fn pod_manager(client: Client, syncer: PodSyncer, node_name: String) {
     }
 }
 
-fn dispatch(
-    workers: &mut HashMap<String, Worker>,
-    client: &Client,
-    syncer: &PodSyncer,
-    uid: String,
-    pod: Option<Pod>,
-) {
-    if let Some(w) = workers.get(&uid) {
-        if !w.task.is_finished() {
-            let _ = w.tx.send(pod);
-            return;
-        }
-    }
-    let (tx, rx) = watch::channel(pod);
-    let task = tokio::spawn(pod_worker(client.clone(), syncer.clone(), rx));
-    workers.insert(uid, Worker { tx, task });
-}
+/// How many resyncs pass between checks that a static pod's mirror pod is
+/// still in the API (when nothing else changed).
+const MIRROR_CHECK_EVERY: u32 = 5;
 
 /// One pod's worker: syncs on every change and every [`POD_RESYNC`],
 /// terminates the pod when it is being deleted, and ends when it is gone.
-async fn pod_worker(client: Client, syncer: PodSyncer, mut rx: watch::Receiver<Option<Pod>>) {
+async fn pod_worker(
+    client: Client,
+    syncer: PodSyncer,
+    mut rx: watch::Receiver<Option<Pod>>,
+    source: Source,
+) {
     let mut state = PodState::default();
     let mut last_status: Option<serde_json::Value> = None;
     let mut last_uid = String::new();
+    let mut ticks: u32 = 0;
     loop {
+        ticks = ticks.wrapping_add(1);
         let current = rx.borrow_and_update().clone();
         let Some(pod) = current else {
             // Deleted from the API: remove whatever still runs.
@@ -585,24 +835,36 @@ async fn pod_worker(client: Client, syncer: PodSyncer, mut rx: watch::Receiver<O
             state.stop_probes();
             match syncer.kill_pod(&uid, Duration::from_secs(grace)).await {
                 Ok(()) => {
-                    let dp = DeleteParams {
-                        grace_period_seconds: Some(0),
-                        preconditions: Some(Preconditions {
-                            uid: Some(uid.clone()),
-                            resource_version: None,
-                        }),
-                        ..Default::default()
-                    };
-                    match api.delete(&name, &dp).await {
-                        Ok(_) => {}
-                        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                        Err(e) => {
-                            tracing::warn!("deleting pod {ns}/{name}: {e}");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
+                    let deleted = match &source {
+                        // The manifest is gone: so goes its mirror.
+                        Source::File(_) => static_pods::delete_own_mirror(&api, &name, &uid).await,
+                        Source::Api => {
+                            let dp = DeleteParams {
+                                grace_period_seconds: Some(0),
+                                preconditions: Some(Preconditions {
+                                    uid: Some(uid.clone()),
+                                    resource_version: None,
+                                }),
+                                ..Default::default()
+                            };
+                            match api.delete(&name, &dp).await {
+                                Ok(_) => Ok(()),
+                                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {
+                                    Ok(())
+                                }
+                                Err(e) => Err(e),
+                            }
                         }
+                    };
+                    if let Err(e) = deleted {
+                        tracing::warn!("deleting pod {ns}/{name}: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
                     }
                     let _ = std::fs::remove_dir_all(pod::pod_log_dir(&pod, &syncer.node));
+                    if matches!(source, Source::File(_)) {
+                        return;
+                    }
                     // Wait for the watch to report it gone.
                     if rx.changed().await.is_err() {
                         return;
@@ -618,7 +880,24 @@ async fn pod_worker(client: Client, syncer: PodSyncer, mut rx: watch::Receiver<O
         match syncer.sync_pod(&pod, &mut state).await {
             Ok(status) => {
                 let value = serde_json::to_value(&status).unwrap_or_default();
-                if last_status.as_ref() != Some(&value) {
+                let mut changed = last_status.as_ref() != Some(&value);
+                if let Source::File(node) = &source {
+                    // The mirror pod: there, current, and carrying the status.
+                    if changed || ticks % MIRROR_CHECK_EVERY == 0 {
+                        let node = node.borrow().clone();
+                        if let Some(node) = node {
+                            match static_pods::ensure_mirror(&api, &pod, &node).await {
+                                Ok(true) => changed = true,
+                                Ok(false) => {}
+                                Err(e) => {
+                                    tracing::warn!("mirror pod {ns}/{name}: {e}");
+                                    changed = false;
+                                }
+                            }
+                        }
+                    }
+                }
+                if changed {
                     let patch = serde_json::json!({"status": value});
                     match api
                         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use cri::Runtime;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+    Container, ContainerPort, ExecAction, HTTPGetAction, LifecycleHandler, ObjectReference, Probe,
+    TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -481,7 +482,13 @@ impl Drop for ContainerProbes {
 impl ContainerProbes {
     /// Starts a worker per probe of `c` for the instance in `target`,
     /// which started at `started_at`.
-    pub fn start(c: &Container, target: Target, started_at: SystemTime) -> Self {
+    /// Each failed probe is recorded as an `Unhealthy` event on `events`.
+    pub fn start(
+        c: &Container,
+        target: Target,
+        started_at: SystemTime,
+        events: Option<(crate::events::Recorder, ObjectReference)>,
+    ) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let mut tasks = Vec::new();
         for (kind, probe) in [
@@ -498,6 +505,7 @@ impl ContainerProbes {
                 shared.clone(),
                 started_at,
                 c.name.clone(),
+                events.clone(),
             )));
         }
         ContainerProbes {
@@ -523,18 +531,19 @@ impl ContainerProbes {
 
     /// Why the container must be killed: a failed liveness or startup
     /// probe, with upstream's message.
-    pub fn kill_reason(&self) -> Option<String> {
+    pub fn kill_reason(&self) -> Option<(String, String)> {
         let s = self.shared.lock().expect("probe lock");
         for (kind, st) in [
             (ProbeKind::Startup, &s.startup),
             (ProbeKind::Liveness, &s.liveness),
         ] {
             if let Some(st) = st.as_ref().filter(|st| st.result == ProbeResult::Failure) {
-                return Some(format!(
-                    "Container failed {} probe, will be restarted: {}",
-                    kind.as_str().to_lowercase(),
+                let kind = kind.as_str().to_lowercase();
+                let msg = format!(
+                    "Container failed {kind} probe, will be restarted: {}",
                     st.message
-                ));
+                );
+                return Some((kind, msg));
             }
         }
         None
@@ -548,6 +557,7 @@ async fn worker(
     shared: Arc<Mutex<Shared>>,
     started_at: SystemTime,
     name: String,
+    events: Option<(crate::events::Recorder, ObjectReference)>,
 ) {
     let timing = ProbeTiming::of(&probe);
     let running_for = SystemTime::now()
@@ -564,6 +574,13 @@ async fn worker(
             };
             if r == ProbeResult::Failure {
                 st.message = msg.clone();
+                if let Some((rec, obj)) = &events {
+                    rec.warning(
+                        obj.clone(),
+                        "Unhealthy",
+                        format!("{} probe failed: {msg}", kind.as_str()),
+                    );
+                }
             }
             if st.record(r, timing.success_threshold, timing.failure_threshold) {
                 tracing::info!(container = %name, id = %target.container_id, probe = kind.as_str(), result = ?st.result, "probe result changed: {msg}");

@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::events::{self, pod_ref, Recorder};
 use crate::objects::Objects;
 use crate::pod::{self, NodeContext, LABEL_POD_UID};
 use crate::probes::{self, ContainerProbes};
@@ -26,11 +27,18 @@ use crate::volumes::{self, HostVolume};
 pub const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
 /// The largest restart back-off (upstream: 5 min).
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How long a failed pull keeps showing `ErrImagePull` before
+/// `ImagePullBackOff` (at most half the back-off): upstream's worker
+/// re-syncs a failed pod only after its error back-off, so the error
+/// stays visible for a while; this kubelet re-syncs every second.
+pub const ERR_IMAGE_PULL_HOLD: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 struct Backoff {
     delay: Duration,
     last_update: SystemTime,
+    /// The last failure's message (image pulls report it for a while).
+    message: String,
 }
 
 /// What a pod worker remembers between syncs (everything else is read from
@@ -72,6 +80,7 @@ impl PodState {
             Backoff {
                 delay,
                 last_update: now,
+                message: String::new(),
             },
         );
     }
@@ -90,6 +99,8 @@ pub struct PodSyncer {
     pub objects: Arc<dyn Objects>,
     /// `--root-dir`: pod volumes go under `<root>/pods/<uid>/volumes`.
     pub root_dir: std::path::PathBuf,
+    /// Where the pod's Events go.
+    pub events: Recorder,
 }
 
 /// A container instance as the runtime reports it.
@@ -259,6 +270,10 @@ impl PodSyncer {
             .collect();
         for (_, msg) in &prepared.errors {
             tracing::warn!(pod = %pod_key(pod), "{msg}");
+        }
+        for msg in &blocking {
+            self.events
+                .warning(pod_ref(pod, None), "FailedMount", msg.clone());
         }
         let ready_sandbox = sandboxes
             .iter()
@@ -456,6 +471,15 @@ impl PodSyncer {
     ) {
         let finished = nanos_to_system(last.status.finished_at);
         if let Some(delay) = state.in_backoff(&c.name, finished, now) {
+            self.events.warning(
+                pod_ref(pod, Some(&c.name)),
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {}",
+                    c.name,
+                    pod_key(pod)
+                ),
+            );
             waiting.insert(
                 c.name.clone(),
                 (
@@ -499,7 +523,10 @@ impl PodSyncer {
         state: &mut PodState,
         waiting: &mut Waiting,
     ) {
-        if let Err((reason, message)) = self.ensure_image(c, sandbox_config, state).await {
+        let cref = pod_ref(pod, Some(&c.name));
+        if let Err((reason, message)) = self.ensure_image(&cref, c, sandbox_config, state).await {
+            self.events
+                .warning(cref.clone(), "Failed", format!("Error: {reason}"));
             waiting.insert(c.name.clone(), (reason, message));
             return;
         }
@@ -507,6 +534,8 @@ impl PodSyncer {
         let env = match pod::container_env(pod, c, &self.node, pod_ip, &*self.objects).await {
             Ok(env) => env,
             Err(e) => {
+                self.events
+                    .warning(cref.clone(), "Failed", format!("Error: {e}"));
                 waiting.insert(
                     c.name.clone(),
                     ("CreateContainerConfigError".into(), e.to_string()),
@@ -521,6 +550,8 @@ impl PodSyncer {
         let mounts = match volumes::container_mounts(c, &prepared, &env) {
             Ok(m) => m,
             Err(e) => {
+                self.events
+                    .warning(cref.clone(), "Failed", format!("Error: {e}"));
                 waiting.insert(c.name.clone(), ("CreateContainerConfigError".into(), e));
                 return;
             }
@@ -562,6 +593,8 @@ impl PodSyncer {
         {
             Ok(id) => id,
             Err(e) => {
+                self.events
+                    .warning(cref.clone(), "Failed", format!("Error: {e}"));
                 waiting.insert(
                     c.name.clone(),
                     ("CreateContainerError".into(), e.to_string()),
@@ -569,10 +602,22 @@ impl PodSyncer {
                 return;
             }
         };
+        self.events.normal(
+            cref.clone(),
+            "Created",
+            format!("Created container: {}", c.name),
+        );
         if let Err(e) = self.runtime.start_container(&id).await {
+            self.events
+                .warning(cref.clone(), "Failed", format!("Error: {e}"));
             waiting.insert(c.name.clone(), ("RunContainerError".into(), e.to_string()));
             return;
         }
+        self.events.normal(
+            cref.clone(),
+            "Started",
+            format!("Started container {}", c.name),
+        );
         if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
             let target = probes::Target {
                 runtime: self.runtime.clone(),
@@ -582,6 +627,11 @@ impl PodSyncer {
             };
             // No limit for exec hooks (as upstream); HTTP ones get 30 s.
             if let Err(msg) = probes::run_hook(&target, h, Duration::ZERO).await {
+                self.events.warning(
+                    cref.clone(),
+                    "FailedPostStartHook",
+                    format!("PostStartHook failed: {msg}"),
+                );
                 let msg = format!("PostStartHook failed: {msg}");
                 tracing::warn!(pod = %pod_key(pod), container = %c.name, "{msg}");
                 let grace = Duration::from_secs(pod_grace(pod));
@@ -630,12 +680,25 @@ impl PodSyncer {
                 };
                 state.probes.insert(
                     c.name.clone(),
-                    ContainerProbes::start(c, target, nanos_to_system(i.status.started_at)),
+                    ContainerProbes::start(
+                        c,
+                        target,
+                        nanos_to_system(i.status.started_at),
+                        Some((self.events.clone(), pod_ref(pod, Some(&c.name)))),
+                    ),
                 );
             }
             let reason = state.probes.get(&c.name).and_then(|p| p.kill_reason());
-            if let Some(reason) = reason {
+            if let Some((kind, reason)) = reason {
                 tracing::info!(pod = %pod_key(pod), container = %c.name, "{reason}");
+                self.events.normal(
+                    pod_ref(pod, Some(&c.name)),
+                    "Killing",
+                    format!(
+                        "Container {} failed {kind} probe, will be restarted",
+                        c.name
+                    ),
+                );
                 let probe_grace = c
                     .liveness_probe
                     .as_ref()
@@ -705,6 +768,7 @@ impl PodSyncer {
 
     async fn ensure_image(
         &self,
+        cref: &k8s_openapi::api::core::v1::ObjectReference,
         c: &Container,
         sandbox_config: &api::PodSandboxConfig,
         state: &mut PodState,
@@ -713,14 +777,21 @@ impl PodSyncer {
         let policy = pull_policy(c);
         if policy != "Always" {
             match self.runtime.image_status(&image).await {
-                Ok(Some(_)) => return Ok(()),
+                Ok(Some(_)) => {
+                    self.events.normal(
+                        cref.clone(),
+                        "Pulled",
+                        format!("Container image \"{image}\" already present on machine"),
+                    );
+                    return Ok(());
+                }
                 Ok(None) if policy == "Never" => {
-                    return Err((
-                        "ErrImageNeverPull".into(),
-                        format!(
-                            "Container image \"{image}\" is not present with pull policy of Never"
-                        ),
-                    ))
+                    let msg = format!(
+                        "Container image \"{image}\" is not present with pull policy of Never"
+                    );
+                    self.events
+                        .warning(cref.clone(), "ErrImageNeverPull", msg.clone());
+                    return Err(("ErrImageNeverPull".into(), msg));
                 }
                 Ok(None) => {}
                 Err(e) => return Err(("ErrImagePull".into(), e.to_string())),
@@ -730,12 +801,21 @@ impl PodSyncer {
         let now = SystemTime::now();
         if let Some(b) = state.backoff.get(&key) {
             if state.in_backoff(&key, b.last_update, now).is_some() {
-                return Err((
-                    "ImagePullBackOff".into(),
-                    format!("Back-off pulling image \"{image}\""),
-                ));
+                let since = now.duration_since(b.last_update).unwrap_or_default();
+                if since < ERR_IMAGE_PULL_HOLD.min(b.delay / 2) {
+                    return Err(("ErrImagePull".into(), b.message.clone()));
+                }
+                let msg = format!("Back-off pulling image \"{image}\"");
+                self.events.normal(cref.clone(), "BackOff", msg.clone());
+                return Err(("ImagePullBackOff".into(), msg));
             }
         }
+        self.events.normal(
+            cref.clone(),
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+        );
+        let started = std::time::Instant::now();
         match self
             .runtime
             .pull_image(&image, None, Some(sandbox_config))
@@ -743,10 +823,31 @@ impl PodSyncer {
         {
             Ok(_) => {
                 state.backoff.remove(&key);
+                let took = events::go_duration(started.elapsed());
+                let size = match self.runtime.image_status(&image).await {
+                    Ok(Some(i)) => i.size,
+                    _ => 0,
+                };
+                self.events.normal(
+                    cref.clone(),
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {size} bytes."
+                    ),
+                );
                 Ok(())
             }
             Err(e) => {
                 state.next(&key, now);
+                if let Some(b) = state.backoff.get_mut(&key) {
+                    b.message = e.to_string();
+                }
+                tracing::info!(%image, took = ?started.elapsed(), "pulling the image failed: {e}");
+                self.events.warning(
+                    cref.clone(),
+                    "Failed",
+                    format!("Failed to pull image \"{image}\": {e}"),
+                );
                 Err(("ErrImagePull".into(), e.to_string()))
             }
         }
@@ -1051,9 +1152,30 @@ impl PodSyncer {
                 .and_then(|st| st.network)
                 .map(|n| n.ip)
                 .unwrap_or_default();
-            let stops = containers
+            let label = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+            let running: Vec<&api::Container> = containers
                 .iter()
                 .filter(|c| c.state() == ContainerState::ContainerRunning)
+                .collect();
+            for c in &running {
+                let name = c
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                self.events.normal(
+                    events::labels_ref(
+                        &label(pod::LABEL_POD_NAMESPACE),
+                        &label(pod::LABEL_POD_NAME),
+                        uid,
+                        &name,
+                    ),
+                    "Killing",
+                    format!("Stopping container {name}"),
+                );
+            }
+            let stops = running
+                .iter()
                 .map(|c| self.stop_with_hook(&c.id, &pod_ip, grace));
             for r in futures::future::join_all(stops).await {
                 r?;

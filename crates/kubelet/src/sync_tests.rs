@@ -43,6 +43,7 @@ fn syncer_with_objects(images: &[&str]) -> (Arc<FakeRuntime>, Arc<FakeObjects>, 
         runtime_name: "fake".into(),
         objects: objects.clone(),
         root_dir: root,
+        events: crate::events::Recorder::disabled(),
     };
     (fake, objects, s)
 }
@@ -326,6 +327,10 @@ async fn images_follow_the_pull_policy() {
     assert_eq!(reason(&status, 1).as_deref(), Some("ErrImageNeverPull"));
     assert_eq!(reason(&status, 2).as_deref(), Some("ErrImagePull"));
     assert_eq!(status.phase.as_deref(), Some("Pending"));
+    // Right after the failure the error stays; later it is the back-off.
+    let status = s.sync_pod(&p, &mut st).await.unwrap();
+    assert_eq!(reason(&status, 2).as_deref(), Some("ErrImagePull"));
+    age_pull_failure(&mut st, "missing:1");
     let status = s.sync_pod(&p, &mut st).await.unwrap();
     assert_eq!(reason(&status, 2).as_deref(), Some("ImagePullBackOff"));
     assert_eq!(
@@ -735,4 +740,152 @@ async fn lifecycle_hooks() {
     let pre = calls.iter().position(|c| c == "ExecSync pre").unwrap();
     let stop = calls.iter().rposition(|c| c == "StopContainer").unwrap();
     assert!(pre < stop);
+}
+
+/// Moves the last pull failure of `image` past the ErrImagePull hold.
+fn age_pull_failure(st: &mut PodState, image: &str) {
+    let b = st.backoff.get_mut(&format!("image/{image}")).unwrap();
+    b.last_update -= ERR_IMAGE_PULL_HOLD + std::time::Duration::from_secs(1);
+}
+
+/// Every record the recorder got so far, as `(type, reason, message)`.
+fn drain(
+    rx: &mut tokio::sync::mpsc::Receiver<crate::events::Record>,
+) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    while let Ok(r) = rx.try_recv() {
+        out.push((r.type_.to_string(), r.reason, r.message));
+    }
+    out
+}
+
+#[tokio::test]
+async fn events_for_pulls_starts_back_offs_kills_and_mounts() {
+    let (fake, _, mut s) = syncer_with_objects(&["busybox:1.35"]);
+    let (rec, mut rx) = crate::events::Recorder::new();
+    s.events = rec;
+    let p = pod(json!({"containers": [
+        {"name": "a", "image": "busybox:1.35", "imagePullPolicy": "IfNotPresent"},
+        {"name": "p", "image": "nginx:1.22", "imagePullPolicy": "IfNotPresent"},
+        {"name": "m", "image": "missing:1", "imagePullPolicy": "IfNotPresent"}
+    ]}));
+    let mut st = PodState::default();
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let ev = drain(&mut rx);
+    let has = |ev: &[(String, String, String)], t: &str, r: &str, m: &str| {
+        ev.iter()
+            .any(|(et, er, em)| et == t && er == r && em.starts_with(m))
+    };
+    assert!(
+        has(
+            &ev,
+            "Normal",
+            "Pulled",
+            "Container image \"busybox:1.35\" already present on machine"
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "Normal", "Created", "Created container: a"),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "Normal", "Started", "Started container a"),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "Normal", "Pulling", "Pulling image \"nginx:1.22\""),
+        "{ev:?}"
+    );
+    assert!(
+        has(
+            &ev,
+            "Normal",
+            "Pulled",
+            "Successfully pulled image \"nginx:1.22\" in "
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(
+            &ev,
+            "Warning",
+            "Failed",
+            "Failed to pull image \"missing:1\": "
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "Warning", "Failed", "Error: ErrImagePull"),
+        "{ev:?}"
+    );
+    age_pull_failure(&mut st, "missing:1");
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let ev = drain(&mut rx);
+    assert!(
+        has(
+            &ev,
+            "Normal",
+            "BackOff",
+            "Back-off pulling image \"missing:1\""
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        has(&ev, "Warning", "Failed", "Error: ImagePullBackOff"),
+        "{ev:?}"
+    );
+
+    // A crashed container backs off with upstream's words.
+    let id = fake.containers_named("a")[0].clone();
+    fake.exit(&id, 1);
+    s.sync_pod(&p, &mut st).await.unwrap(); // restarted at once
+    let id = fake.containers_named("a")[1].clone();
+    fake.exit(&id, 1);
+    s.sync_pod(&p, &mut st).await.unwrap();
+    let ev = drain(&mut rx);
+    assert!(
+        has(
+            &ev,
+            "Warning",
+            "BackOff",
+            "Back-off restarting failed container a in pod p_ns1(u-1)"
+        ),
+        "{ev:?}"
+    );
+
+    // Killing names each running container; the reference carries its field.
+    s.kill_pod("u-1", std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut killing = Vec::new();
+    while let Ok(r) = rx.try_recv() {
+        if r.reason == "Killing" {
+            killing.push((r.message, r.object.field_path));
+        }
+    }
+    assert!(
+        killing.contains(&(
+            "Stopping container p".to_string(),
+            Some("spec.containers{p}".to_string())
+        )),
+        "{killing:?}"
+    );
+
+    // A volume that cannot be set up: FailedMount with the mount message.
+    let v = pod(
+        json!({"containers": [{"name": "c", "image": "busybox:1.35"}],
+        "volumes": [{"name": "cfg", "configMap": {"name": "absent"}}]}),
+    );
+    s.sync_pod(&v, &mut PodState::default()).await.unwrap();
+    let ev = drain(&mut rx);
+    assert!(
+        has(
+            &ev,
+            "Warning",
+            "FailedMount",
+            "MountVolume.SetUp failed for volume \"cfg\" : configmap \"absent\" not found"
+        ),
+        "{ev:?}"
+    );
 }
