@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod defaults;
+pub mod duration;
 pub mod meta;
 pub mod patch;
 pub mod protobuf;

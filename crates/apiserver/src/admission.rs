@@ -35,6 +35,17 @@ pub struct Attributes<'a> {
     pub dry_run: bool,
 }
 
+impl Attributes<'_> {
+    /// Whether this creates a core/v1 `resource` itself (not a
+    /// subresource): what most mutating plugins act on.
+    pub fn creates_core(&self, resource: &str) -> bool {
+        self.operation == Operation::Create
+            && self.resource == resource
+            && self.group.is_empty()
+            && self.subresource.is_empty()
+    }
+}
+
 /// Read access plugins need (namespaces today; quotas and limits later).
 #[async_trait]
 pub trait Lookup: Send + Sync {
@@ -128,11 +139,7 @@ impl Plugin for DefaultStorageClass {
         obj: Option<&mut Value>,
         lookup: &dyn Lookup,
     ) -> Result<(), StatusError> {
-        if attrs.operation != Operation::Create
-            || attrs.resource != "persistentvolumeclaims"
-            || !attrs.group.is_empty()
-            || !attrs.subresource.is_empty()
-        {
+        if !attrs.creates_core("persistentvolumeclaims") {
             return Ok(());
         }
         let Some(pvc) = obj else { return Ok(()) };
@@ -258,11 +265,7 @@ impl Plugin for DefaultTolerationSeconds {
         obj: Option<&mut Value>,
         _lookup: &dyn Lookup,
     ) -> Result<(), StatusError> {
-        if attrs.operation != Operation::Create
-            || attrs.resource != "pods"
-            || !attrs.group.is_empty()
-            || !attrs.subresource.is_empty()
-        {
+        if !attrs.creates_core("pods") {
             return Ok(());
         }
         let Some(pod) = obj else { return Ok(()) };
@@ -320,11 +323,7 @@ impl Plugin for Priority {
         obj: Option<&mut Value>,
         lookup: &dyn Lookup,
     ) -> Result<(), StatusError> {
-        if attrs.operation != Operation::Create
-            || attrs.resource != "pods"
-            || !attrs.group.is_empty()
-            || !attrs.subresource.is_empty()
-        {
+        if !attrs.creates_core("pods") {
             return Ok(());
         }
         let Some(pod) = obj else { return Ok(()) };

@@ -76,39 +76,9 @@ impl Config {
     }
 }
 
-/// Parses a Go duration such as `1h0m0s`, `30m`, `90s` or `1.5h`.
+/// Parses a Go duration such as `1h0m0s` (see [`apimachinery::duration`]).
 pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("invalid duration {s:?}");
-    if s == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "ns" => 0.000_000_001,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = &rest[unit_end..];
-    }
-    Ok(std::time::Duration::from_secs_f64(total))
+    apimachinery::duration::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

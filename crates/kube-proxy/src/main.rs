@@ -48,37 +48,9 @@ struct Flags {
     cleanup: bool,
 }
 
-/// Parses Go-style durations: `30s`, `1m`, `500ms`, `1h`, `1m30s`.
+/// Go-style durations (`15s`, `500ms`, `1m30s`), as upstream's flags.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-        let n: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "ns" => n / 1e9,
-            "us" | "µs" => n / 1e6,
-            "ms" => n / 1e3,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    apimachinery::duration::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 #[tokio::main]

@@ -175,33 +175,7 @@ pub fn parse_timeout(s: Option<&str>) -> Result<Option<Duration>, Error> {
 
 /// A Go `time.ParseDuration` string.
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..n_end].parse().ok()?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[u_end..];
-        total += n * mult;
-    }
-    Some(Duration::from_secs_f64(total))
+    apimachinery::duration::parse_go_duration(s).ok()
 }
 
 /// Writes to stdout, ignoring a closed pipe as Go programs do not.
