@@ -34,10 +34,14 @@ started_containerd=false
 # Node agents first, so nothing recreates what is being removed.
 stop kube-dns
 stop kube-proxy
-if [[ -f "$OUT/kube-proxy.kubeconfig" ]] && reset="$(bin_of kube-proxy)"; then
-  "$reset" --cleanup --nft-table="$NFT_TABLE" >/dev/null 2>&1 || true
+# Only a cluster that ran kube-proxy owns the table (an apiserver-only
+# cluster beside `make cluster` must leave it).
+if [[ -f "$OUT/kube-proxy.kubeconfig" ]]; then
+  if reset="$(bin_of kube-proxy)"; then
+    "$reset" --cleanup --nft-table="$NFT_TABLE" >/dev/null 2>&1 || true
+  fi
+  nft delete table ip "$NFT_TABLE" 2>/dev/null || true
 fi
-nft delete table ip "$NFT_TABLE" 2>/dev/null || true
 stop kubelet
 
 node_reset() {

@@ -12,13 +12,26 @@
 # mismatch, ends with `N passed, M failed`, exits non-zero on any failure,
 # and always stops the cluster.
 #
-# Usage: tests/kubectl-compare/run.sh [SCENARIO_FILE]
+# Scenario: scenario.txt then scenario.d/*.txt in order; with KC_LIVE=1
+# (see cluster.sh) scenario-live.txt then scenario-live.d/*.txt against the
+# running full cluster.
+#
+# Usage: tests/kubectl-compare/run.sh [SCENARIO_FILE...]
 set -uo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
 cd "$ROOT" || exit 1
-SCENARIO="${1:-$ROOT/tests/kubectl-compare/scenario.txt}"
 WORK="$KC/work"
+if (($# > 0)); then
+  FILES=("$@")
+elif [[ "$KC_LIVE" == 1 ]]; then
+  FILES=("$ROOT"/tests/kubectl-compare/scenario-live.txt "$ROOT"/tests/kubectl-compare/scenario-live.d/*.txt)
+else
+  FILES=("$ROOT"/tests/kubectl-compare/scenario.txt "$ROOT"/tests/kubectl-compare/scenario.d/*.txt)
+fi
+SCENARIO="$KC/scenario.txt"
+mkdir -p "$KC"
+for f in "${FILES[@]}"; do [[ -f "$f" ]] && cat "$f"; done >"$SCENARIO"
 
 SUMMARY=""
 teardown() {
@@ -84,6 +97,12 @@ run_all() {
 }
 
 mkdir -p "$WORK"
+if [[ "$KC_LIVE" == 1 ]]; then
+  # Fresh namespaces: a live cluster keeps what an earlier run left.
+  for ns in kc-up kc-rs; do
+    "$UPSTREAM" --kubeconfig "$OUT/admin.kubeconfig" delete ns "$ns" --ignore-not-found >/dev/null 2>&1
+  done
+fi
 kc_say "running $(basename "$SCENARIO") with upstream kubectl 1.33"
 n=$(run_all "$UPSTREAM" kc-up 10.0.0.20 "$WORK/upstream")
 kc_say "running $(basename "$SCENARIO") with ours"
