@@ -159,7 +159,7 @@ write_kubeconfig "$OUT/kube-dns.kubeconfig" system:serviceaccount:kube-system:co
 
 if wants kube-controller-manager; then
   # shellcheck disable=SC2046
-  start kube-controller-manager "$BIN/kube-controller-manager" $(kube_controller_manager_flags)
+  start kube-controller-manager bash "$ROOT/hack/lib/supervise.sh" "$BIN/kube-controller-manager" $(kube_controller_manager_flags)
   wait_for kube-controller-manager 60 curl -fsS "http://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"
 fi
 if wants kube-controller-manager; then
@@ -168,7 +168,7 @@ if wants kube-controller-manager; then
 fi
 if wants kube-scheduler; then
   # shellcheck disable=SC2046
-  start kube-scheduler "$BIN/kube-scheduler" $(kube_scheduler_flags)
+  start kube-scheduler bash "$ROOT/hack/lib/supervise.sh" "$BIN/kube-scheduler" $(kube_scheduler_flags)
   wait_for kube-scheduler 60 curl -fsS "http://127.0.0.1:$SCHEDULER_PORT/healthz"
 fi
 if wants kubelet; then

@@ -74,13 +74,29 @@ impl ApiClient {
     }
 
     /// Sends a request and reads the whole body; a non-2xx status is an error.
+    /// A 429 (max-in-flight) is retried after its Retry-After, up to ten
+    /// times, as client-go does.
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
-        let resp = self.send(method.clone(), path, body).await?;
+        let mut tries = 0;
+        let resp = loop {
+            let resp = self.send(method.clone(), path, body.clone()).await?;
+            if resp.status() != StatusCode::TOO_MANY_REQUESTS || tries == 10 {
+                break resp;
+            }
+            tries += 1;
+            let secs = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1)
+                .min(1);
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        };
         let status = resp.status();
         let body = resp.into_body().collect().await?.to_bytes();
         if !status.is_success() {

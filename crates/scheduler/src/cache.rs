@@ -6,7 +6,7 @@
 //! from the watch, the assumption is confirmed (or moved, if it landed
 //! elsewhere); a failed binding *forgets* it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -18,8 +18,16 @@ use crate::volumes::{VolumeStore, Volumes};
 /// The nodes one scheduling cycle works on (cheap to take: `Arc`s).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// Nodes that exist, in a stable order (by name).
-    pub nodes: Vec<Arc<NodeInfo>>,
+    /// Nodes that exist, in a stable order (by name). Shared with the
+    /// cache, which replaces only the entries of nodes that changed.
+    pub nodes: Arc<Vec<Arc<NodeInfo>>>,
+    /// Node name -> position in `nodes`.
+    pub positions: Arc<HashMap<String, usize>>,
+    /// Pods with any (anti-)affinity term, over all nodes (lets
+    /// InterPodAffinity skip its scan when there are none).
+    pub pods_with_affinity: usize,
+    /// Pods with required anti-affinity, over all nodes.
+    pub pods_with_required_anti: usize,
     /// Normalised image name -> number of nodes that have it.
     pub image_nodes: Arc<HashMap<String, usize>>,
     /// Namespace name -> labels (for pod affinity `namespaceSelector`).
@@ -33,11 +41,41 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of `nodes` (their order kept), with the index and totals.
+    pub fn with_nodes(nodes: impl IntoIterator<Item = NodeInfo>) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.set_nodes(nodes.into_iter().map(Arc::new).collect());
+        s
+    }
+
+    fn set_nodes(&mut self, nodes: Vec<Arc<NodeInfo>>) {
+        self.positions = Arc::new(
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), i))
+                .collect(),
+        );
+        self.pods_with_affinity = nodes.iter().map(|n| n.pods_with_affinity).sum();
+        self.pods_with_required_anti = nodes.iter().map(|n| n.pods_with_required_anti).sum();
+        self.nodes = Arc::new(nodes);
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Arc<NodeInfo>> {
+        self.positions.get(name).and_then(|&i| self.nodes.get(i))
+    }
+
     /// This snapshot with one node replaced (for "what if" filtering).
     pub fn with_node(&self, node: NodeInfo) -> Snapshot {
         let mut s = self.clone();
-        if let Some(n) = s.nodes.iter_mut().find(|n| n.name == node.name) {
-            *n = Arc::new(node);
+        if let Some(&i) = s.positions.get(&node.name) {
+            let old = &s.nodes[i];
+            s.pods_with_affinity =
+                s.pods_with_affinity - old.pods_with_affinity + node.pods_with_affinity;
+            s.pods_with_required_anti = s.pods_with_required_anti - old.pods_with_required_anti
+                + node.pods_with_required_anti;
+            Arc::make_mut(&mut s.nodes)[i] = Arc::new(node);
         }
         s
     }
@@ -65,6 +103,13 @@ pub struct Cache {
     image_nodes: Arc<HashMap<String, usize>>,
     images_dirty: bool,
     snapshot: Option<Snapshot>,
+    /// The node part of the next snapshot, kept between cycles: a cycle
+    /// that changes one node replaces one entry instead of copying 5000.
+    snap_nodes: Snapshot,
+    /// Nodes changed since `snap_nodes` was brought up to date.
+    snap_dirty: HashSet<String>,
+    /// A node appeared or went: `snap_nodes` is rebuilt.
+    snap_rebuild: bool,
     namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
     /// Pod key -> (nominated node, pod).
     nominated: HashMap<String, (String, PodEntry)>,
@@ -80,6 +125,11 @@ impl Cache {
 
     fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
         self.snapshot = None;
+        if self.nodes.contains_key(name) {
+            self.snap_dirty.insert(name.to_string());
+        } else {
+            self.snap_rebuild = true;
+        }
         Arc::make_mut(
             self.nodes
                 .entry(name.to_string())
@@ -90,6 +140,9 @@ impl Cache {
     /// Adds or replaces a node object.
     pub fn upsert_node(&mut self, node: Arc<Node>) {
         let name = node.metadata.name.clone().unwrap_or_default();
+        if self.nodes.get(&name).is_none_or(|n| n.node.is_none()) {
+            self.snap_rebuild = true;
+        }
         self.node_mut(&name).set_node(node);
         self.images_dirty = true;
     }
@@ -97,6 +150,7 @@ impl Cache {
     /// Removes a node; its pods stay accounted until they are deleted.
     pub fn remove_node(&mut self, name: &str) {
         self.snapshot = None;
+        self.snap_rebuild = true;
         self.images_dirty = true;
         let Some(ni) = self.nodes.get_mut(name) else {
             return;
@@ -278,13 +332,12 @@ impl Cache {
         if let Some(s) = &self.snapshot {
             return s.clone();
         }
+        self.refresh_snap_nodes();
         let s = Snapshot {
-            nodes: self
-                .nodes
-                .values()
-                .filter(|n| n.node.is_some())
-                .cloned()
-                .collect(),
+            nodes: self.snap_nodes.nodes.clone(),
+            positions: self.snap_nodes.positions.clone(),
+            pods_with_affinity: self.snap_nodes.pods_with_affinity,
+            pods_with_required_anti: self.snap_nodes.pods_with_required_anti,
             image_nodes: self.image_nodes.clone(),
             namespaces: self.namespaces.clone(),
             nominated: {
@@ -299,6 +352,40 @@ impl Cache {
         };
         self.snapshot = Some(s.clone());
         s
+    }
+
+    /// Brings `snap_nodes` up to date: rebuilt after a node came or went,
+    /// otherwise only the changed entries replaced (in place when the last
+    /// cycle's snapshot is gone, as it normally is).
+    fn refresh_snap_nodes(&mut self) {
+        if self.snap_rebuild {
+            self.snap_rebuild = false;
+            self.snap_dirty.clear();
+            let nodes = self
+                .nodes
+                .values()
+                .filter(|n| n.node.is_some())
+                .cloned()
+                .collect();
+            self.snap_nodes.set_nodes(nodes);
+            return;
+        }
+        if self.snap_dirty.is_empty() {
+            return;
+        }
+        let sn = &mut self.snap_nodes;
+        let nodes = Arc::make_mut(&mut sn.nodes);
+        for name in self.snap_dirty.drain() {
+            let (Some(&i), Some(now)) = (sn.positions.get(&name), self.nodes.get(&name)) else {
+                continue;
+            };
+            let old = &nodes[i];
+            sn.pods_with_affinity =
+                sn.pods_with_affinity - old.pods_with_affinity + now.pods_with_affinity;
+            sn.pods_with_required_anti = sn.pods_with_required_anti - old.pods_with_required_anti
+                + now.pods_with_required_anti;
+            nodes[i] = now.clone();
+        }
     }
 }
 
@@ -361,6 +448,50 @@ mod tests {
         assert_eq!(cpu(&mut c, "b"), 500);
         c.remove_pod("ns/p");
         assert_eq!(cpu(&mut c, "b"), 0);
+    }
+
+    #[test]
+    fn snapshots_are_updated_in_place_and_keep_their_index_and_totals() {
+        let mut c = Cache::new();
+        for n in ["a", "b", "c"] {
+            c.upsert_node(node(n));
+        }
+        let first = c.snapshot();
+        assert_eq!(first.node("b").unwrap().name, "b");
+        // A snapshot still held keeps what it saw; the next one sees the change.
+        let mut anti = (*pod("p", "b")).clone();
+        anti.spec.as_mut().unwrap().affinity = Some(
+            serde_json::from_value(json!({"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "kubernetes.io/hostname", "labelSelector": {}}]}}))
+            .unwrap(),
+        );
+        c.assume_pod(Arc::new(anti));
+        let second = c.snapshot();
+        assert_eq!(first.node("b").unwrap().requested.milli_cpu, 0);
+        assert_eq!(first.pods_with_required_anti, 0);
+        assert_eq!(second.node("b").unwrap().requested.milli_cpu, 500);
+        assert_eq!(second.pods_with_required_anti, 1);
+        assert_eq!(second.pods_with_affinity, 1);
+        // Unchanged nodes are shared, not copied.
+        assert!(Arc::ptr_eq(
+            first.node("a").unwrap(),
+            second.node("a").unwrap()
+        ));
+        drop((first, second));
+        c.remove_pod("ns/p");
+        assert_eq!(c.snapshot().pods_with_required_anti, 0);
+        // A node coming and going rebuilds order and index.
+        c.upsert_node(node("aa"));
+        let s = c.snapshot();
+        let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "aa", "b", "c"]);
+        assert_eq!(s.node("b").unwrap().name, "b");
+        c.remove_node("a");
+        let s = c.snapshot();
+        assert!(s.node("a").is_none());
+        assert_eq!(s.node("c").unwrap().name, "c");
+        assert_eq!(s.nodes.len(), 3);
     }
 
     #[test]

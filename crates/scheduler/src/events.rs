@@ -14,7 +14,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 use serde_json::json;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
 
@@ -28,7 +28,16 @@ pub struct Recorder {
     client: Client,
     controller: String,
     instance: String,
-    seen: Mutex<HashMap<Key, Seen>>,
+    seen: Mutex<SeenEvents>,
+}
+
+/// Events published within the series window. Pruned at most once a
+/// second: one Scheduled event per pod makes this map as large as the
+/// pods scheduled in six minutes.
+#[derive(Default)]
+struct SeenEvents {
+    map: HashMap<Key, Seen>,
+    pruned: Option<Instant>,
 }
 
 fn micro_now() -> String {
@@ -41,7 +50,7 @@ impl Recorder {
             client,
             controller: controller.to_string(),
             instance: instance.to_string(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(SeenEvents::default()),
         }
     }
 
@@ -63,13 +72,27 @@ impl Recorder {
             note.to_string(),
         );
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        let mut seen = self.seen.lock().await;
-        seen.retain(|_, (_, _, t)| t.elapsed() < SERIES_WINDOW);
-        if let Some((ev_name, count, t)) = seen.get_mut(&key) {
-            *count += 1;
-            *t = Instant::now();
-            let patch = json!({"series": {"count": *count, "lastObservedTime": micro_now()}});
-            api.patch(ev_name, &PatchParams::default(), &Patch::Merge(patch))
+        // The lock is held only to look up and note, never across a request.
+        let repeat = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if seen
+                .pruned
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+            {
+                seen.map
+                    .retain(|_, (_, _, t)| now.duration_since(*t) < SERIES_WINDOW);
+                seen.pruned = Some(now);
+            }
+            seen.map.get_mut(&key).map(|(ev_name, count, t)| {
+                *count += 1;
+                *t = now;
+                (ev_name.clone(), *count)
+            })
+        };
+        if let Some((ev_name, count)) = repeat {
+            let patch = json!({"series": {"count": count, "lastObservedTime": micro_now()}});
+            api.patch(&ev_name, &PatchParams::default(), &Patch::Merge(patch))
                 .await?;
             return Ok(());
         }
@@ -90,7 +113,11 @@ impl Recorder {
         }))
         .map_err(kube::Error::SerdeError)?;
         api.create(&PostParams::default(), &ev).await?;
-        seen.insert(key, (ev_name, 1, Instant::now()));
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .insert(key, (ev_name, 1, Instant::now()));
         Ok(())
     }
 }

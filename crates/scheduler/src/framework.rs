@@ -198,7 +198,7 @@ impl Framework {
         node: &str,
         snap: &Snapshot,
     ) -> Result<Vec<Arc<dyn Reservation>>, (&'static str, Failure)> {
-        let Some(ni) = snap.nodes.iter().find(|n| n.name == node) else {
+        let Some(ni) = snap.node(node) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -378,10 +378,7 @@ mod tests {
     use serde_json::json;
 
     fn snap(nodes: Vec<NodeInfo>) -> Snapshot {
-        Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
-            ..Default::default()
-        }
+        Snapshot::with_nodes(nodes)
     }
 
     fn fw() -> Framework {

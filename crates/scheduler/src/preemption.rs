@@ -240,7 +240,7 @@ impl Framework {
             .nominated_node_of(&pod.key)
             .filter(|nn| !gone_for_good(nn))
         {
-            let terminating = snap.nodes.iter().find(|n| n.name == nn).is_some_and(|n| {
+            let terminating = snap.node(nn).is_some_and(|n| {
                 n.pods.iter().any(|p| {
                     p.pod.metadata.deletion_timestamp.is_some() && priority(&p.pod) < pod.priority
                 })
@@ -311,10 +311,7 @@ mod tests {
     }
 
     fn snap(nodes: Vec<NodeInfo>) -> Snapshot {
-        Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
-            ..Default::default()
-        }
+        Snapshot::with_nodes(nodes)
     }
 
     fn fw() -> Framework {

@@ -86,7 +86,14 @@ struct Inner {
     cycle: u64,
     move_request_cycle: u64,
     closed: bool,
+    /// When the pending-pods gauges were last computed (a full scan, so
+    /// at most every [`PUBLISH_EVERY`]; the 1 s back-off flush publishes
+    /// the final figures).
+    published: Option<Instant>,
 }
+
+/// How often the pending-pods gauges are recomputed.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// See the module documentation.
 pub struct SchedulingQueue {
@@ -129,7 +136,14 @@ impl SchedulingQueue {
         d.min(self.cfg.max_backoff)
     }
 
-    fn publish(&self, i: &Inner) {
+    fn publish(&self, i: &mut Inner) {
+        let now = Instant::now();
+        if i.published
+            .is_some_and(|t| now.duration_since(t) < PUBLISH_EVERY)
+        {
+            return;
+        }
+        i.published = Some(now);
         let (mut u, mut g) = (0, 0);
         for (_, w) in i.pods.values() {
             match w {
@@ -224,7 +238,7 @@ impl SchedulingQueue {
                 }
             }
         }
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// A pending pod was deleted or got bound by someone else.
@@ -234,7 +248,7 @@ impl SchedulingQueue {
             f.deleted = true;
         }
         Self::take(&mut i, key);
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// Waits for the next pod to try; `None` once closed. Returns the pod
@@ -253,7 +267,7 @@ impl SchedulingQueue {
                     i.cycle += 1;
                     let cycle = i.cycle;
                     i.in_flight.insert(key, InFlight::default());
-                    self.publish(&i);
+                    self.publish(&mut i);
                     return Some((qp, cycle));
                 }
             }
@@ -284,7 +298,7 @@ impl SchedulingQueue {
         } else {
             i.pods.insert(qp.key.clone(), (qp, Where::Unschedulable));
         }
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// Something changed that may make unschedulable pods fit: retry them all.
@@ -302,7 +316,7 @@ impl SchedulingQueue {
                 self.requeue(&mut i, qp, now);
             }
         }
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// Moves pods whose backoff has expired to active (run every second).
@@ -317,7 +331,7 @@ impl SchedulingQueue {
                 self.push_active(&mut i, qp, now);
             }
         }
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// Retries pods unschedulable for longer than the configured maximum.
@@ -338,7 +352,7 @@ impl SchedulingQueue {
                 self.requeue(&mut i, qp, now);
             }
         }
-        self.publish(&i);
+        self.publish(&mut i);
     }
 
     /// `(active, backoff, unschedulable, gated)` sizes.

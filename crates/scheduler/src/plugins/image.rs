@@ -57,13 +57,7 @@ mod tests {
             json!({"status": {"images": [{"names": ["nginx:1.22"], "sizeBytes": 523 * MB}]}}),
         );
         let without = node("b", json!({}));
-        let mut snap = Snapshot {
-            nodes: vec![
-                std::sync::Arc::new(with.clone()),
-                std::sync::Arc::new(without.clone()),
-            ],
-            ..Default::default()
-        };
+        let mut snap = Snapshot::with_nodes([with.clone(), without.clone()]);
         std::sync::Arc::make_mut(&mut snap.image_nodes).insert("nginx:1.22".into(), 1);
         let p = pod(
             "p",

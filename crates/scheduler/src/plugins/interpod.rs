@@ -128,14 +128,14 @@ impl InterPodAffinity {
     pub fn state(pod: &PodInfo, snap: &Snapshot) -> Option<AffinityState> {
         let aff = required_affinity(&pod.pod);
         let anti = required_anti_affinity(&pod.pod);
-        let any_existing = snap.nodes.iter().any(|n| n.pods_with_required_anti > 0);
+        let any_existing = snap.pods_with_required_anti > 0;
         if aff.is_empty() && anti.is_empty() && !any_existing {
             return None;
         }
         let nsl = &*snap.namespaces;
         let pns = ns(&pod.pod);
         let mut st = AffinityState::default();
-        for n in &snap.nodes {
+        for n in snap.nodes.iter() {
             let Some(labels) = n.labels() else { continue };
             if n.pods_with_required_anti > 0 {
                 for e in n.pods.iter().filter(|e| e.has_required_anti) {
@@ -255,13 +255,13 @@ impl Plugin for InterPodAffinity {
         let pa = preferred_affinity(&pod.pod);
         let pn = preferred_anti_affinity(&pod.pod);
         let has_own = !pa.is_empty() || !pn.is_empty();
-        if !has_own && !snap.nodes.iter().any(|n| n.pods_with_affinity > 0) {
+        if !has_own && snap.pods_with_affinity == 0 {
             return vec![0; nodes.len()];
         }
         let nsl = &*snap.namespaces;
         let pns = ns(&pod.pod);
         let mut topo = Counts::new();
-        for n in &snap.nodes {
+        for n in snap.nodes.iter() {
             let Some(labels) = n.labels() else { continue };
             for e in n.pods.iter().filter(|e| has_own || e.has_affinity) {
                 let mut bump = |t: &PodAffinityTerm, owner: &str, target: &Pod, w: i64| {
@@ -348,9 +348,8 @@ mod tests {
 
     fn snap(nodes: Vec<NodeInfo>, namespaces: Value) -> Snapshot {
         Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
             namespaces: Arc::new(serde_json::from_value(namespaces).unwrap()),
-            ..Default::default()
+            ..Snapshot::with_nodes(nodes)
         }
     }
 

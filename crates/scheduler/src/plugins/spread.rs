@@ -125,7 +125,7 @@ impl PodTopologySpread {
             return None;
         }
         let mut counts = vec![HashMap::<String, i64>::new(); cs.len()];
-        for n in &snap.nodes {
+        for n in snap.nodes.iter() {
             let Some(labels) = n.labels() else { continue };
             if !has_all_keys(labels, &cs) {
                 continue;
@@ -231,7 +231,7 @@ impl Plugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for n in &snap.nodes {
+        for n in snap.nodes.iter() {
             let Some(l) = n.labels() else { continue };
             if !has_all_keys(l, &cs) {
                 continue;
@@ -317,10 +317,7 @@ mod tests {
     }
 
     fn snap(nodes: Vec<NodeInfo>) -> Snapshot {
-        Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
-            ..Default::default()
-        }
+        Snapshot::with_nodes(nodes)
     }
 
     fn run(p: &PodInfo, s: &Snapshot) -> Vec<Result<(), String>> {

@@ -193,10 +193,7 @@ mod tests {
     }
 
     fn snap(nodes: Vec<NodeInfo>) -> Snapshot {
-        let mut s = Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
-            ..Default::default()
-        };
+        let mut s = Snapshot::with_nodes(nodes);
         let mut pvcs = HashMap::new();
         let mut pvs = std::collections::BTreeMap::new();
         for i in 0..4 {

@@ -122,7 +122,7 @@ impl Plugin for VolumeRestrictions {
             0
         } else {
             let mut used = HashSet::new();
-            for n in &snap.nodes {
+            for n in snap.nodes.iter() {
                 for e in n.pods.iter().filter(|e| e.key != pod.key) {
                     used.extend(direct_claims(&e.pod).filter(|k| rwop.contains(k)));
                 }
@@ -179,10 +179,7 @@ mod tests {
     }
 
     fn snap_with(nodes: Vec<NodeInfo>) -> Snapshot {
-        let mut s = Snapshot {
-            nodes: nodes.into_iter().map(Arc::new).collect(),
-            ..Default::default()
-        };
+        let mut s = Snapshot::with_nodes(nodes);
         let mk = |name: &str, mode: &str| -> (String, Arc<PersistentVolumeClaim>) {
             (
                 format!("default/{name}"),
