@@ -1,6 +1,6 @@
-//! Prints the ruleset of a small sample model as an `nft -f` script, or
-//! with `--json` as the libnftables JSON `nft -j -f -` takes. Useful for
-//! eyeballing the layout: `cargo run -p proxy --example render | nft -c -f -`.
+//! Prints the ruleset of a small sample model as the `nft -f` script the
+//! proxy applies. Useful for eyeballing the layout:
+//! `cargo run -p proxy --example render | nft -c -f -`.
 
 use proxy::model::{Endpoint, Model, Protocol, ServicePort, ServicePortName};
 use proxy::ruleset::{build, RulesetConfig};
@@ -38,9 +38,5 @@ fn main() {
     let mut cfg = RulesetConfig::new("kube-proxy-sample", "node-a");
     cfg.cluster_cidrs = vec!["10.244.0.0/16".parse().expect("cidr")];
     let tx = proxy::nft::full(&build(&m, &cfg), None);
-    if std::env::args().any(|a| a == "--json") {
-        println!("{}", proxy::nft::to_json(&tx));
-    } else {
-        print!("{}", proxy::nft::to_text(&tx));
-    }
+    print!("{}", proxy::nft::to_text(&tx));
 }

@@ -17,16 +17,24 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// `nft` could not be run or rejected a transaction.
-    #[error("nft transaction on table {table} failed: {stderr}")]
+    /// `nft` rejected a transaction.
+    #[error("nft transaction on table {table} failed ({status}): {stderr}")]
     Nft {
         /// The table the transaction was for.
         table: String,
+        /// How `nft` exited.
+        status: String,
         /// What `nft` printed on stderr (truncated).
         stderr: String,
-        /// The underlying failure (stderr of `nft` included).
+    },
+    /// `nft` could not be run.
+    #[error("running {program}")]
+    NftRun {
+        /// The program.
+        program: String,
+        /// The I/O failure.
         #[source]
-        source: nftables::helper::NftablesError,
+        source: std::io::Error,
     },
     /// A helper program (`conntrack`, `ip`) failed.
     #[error("{program} {args}: {message}")]

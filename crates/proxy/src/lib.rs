@@ -4,9 +4,9 @@
 //! data to kernel: [`model::Model`] (Services and EndpointSlices reduced to
 //! service ports and endpoints) → [`ruleset::build`] (pure: the desired
 //! table) → [`nft::full`] / [`nft::incremental`] (a transaction) →
-//! [`nft::Nft::apply`] (one `nft -j` run). Benchmarks use the same
+//! [`nft::Nft::apply`] (one `nft -f -` run). Benchmarks use the same
 //! functions: build a model, [`ruleset::build`], [`nft::full`], then
-//! [`nft::to_json`] or [`nft::to_text`].
+//! [`nft::to_text`].
 
 pub mod cidr;
 pub mod conntrack;
@@ -15,6 +15,7 @@ pub mod health;
 pub mod host;
 pub mod metrics;
 pub mod model;
+pub mod netlink;
 pub mod nft;
 mod proxier;
 pub mod ruleset;

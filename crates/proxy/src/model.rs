@@ -3,7 +3,7 @@
 //! Ruleset generation works on this model only, so it is testable (and
 //! benchmarkable) without an apiserver.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -198,6 +198,57 @@ impl Model {
             eps.dedup_by(|a, b| a.ip == b.ip && a.port == b.port);
         }
         m
+    }
+}
+
+/// The service ports whose port or endpoints differ between two models
+/// (added and removed ones included). One merge pass over the sorted maps:
+/// it runs on every incremental sync, over every service.
+pub fn changed_ports(old: &Model, new: &Model) -> BTreeSet<ServicePortName> {
+    let mut out = BTreeSet::new();
+    differing_keys(&old.services, &new.services, &mut out);
+    differing_keys(&old.endpoints, &new.endpoints, &mut out);
+    out
+}
+
+fn differing_keys<V: PartialEq>(
+    a: &BTreeMap<ServicePortName, V>,
+    b: &BTreeMap<ServicePortName, V>,
+    out: &mut BTreeSet<ServicePortName>,
+) {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let next = match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return,
+            (Some((k, _)), None) => {
+                x.next();
+                Some(k)
+            }
+            (None, Some((k, _))) => {
+                y.next();
+                Some(k)
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                Ordering::Less => {
+                    x.next();
+                    Some(ka)
+                }
+                Ordering::Greater => {
+                    y.next();
+                    Some(kb)
+                }
+                Ordering::Equal => {
+                    let k = (va != vb).then_some(ka);
+                    x.next();
+                    y.next();
+                    k
+                }
+            },
+        };
+        if let Some(k) = next {
+            out.insert(k.clone());
+        }
     }
 }
 

@@ -1,22 +1,25 @@
 //! Turning rulesets into nft transactions: a full rebuild or an
-//! incremental diff, rendered as libnftables JSON (through the `nftables`
-//! crate's types) for `nft -j -f -`, or as `nft -f` text for people and
-//! benchmarks. Applying sits behind the [`Nft`] trait.
+//! incremental diff, rendered as an `nft -f` script. Applying sits behind
+//! the [`Nft`] trait; the real one pipes the script into `nft -f -` (or
+//! sends endpoint-only changes over netlink itself).
+//!
+//! Text rather than libnftables JSON: nft 1.0.6's JSON parser rejects
+//! concatenated map data (`ipv4_addr . inet_service`, which the endpoint
+//! maps need) and crashes on `typeof` keys, while its text parser takes
+//! them and is no slower.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::process::Stdio;
 
 use async_trait::async_trait;
-use nftables::expr::{self, Expression as E, NamedExpression as N};
-use nftables::schema::{self, NfCmd, NfListObject};
-use nftables::stmt::{self, Statement as S};
-use nftables::types::{NfChainType, NfFamily, NfHook};
-use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::Error;
+use crate::model::ServicePortName;
 use crate::ruleset::{
-    BaseHook, ChainType, ElemKey, Element, Group, HookPoint, Rule, Ruleset, SetKind, Stmt, Verdict,
+    BaseHook, ChainType, ElemKey, ElemValue, Element, Group, HookPoint, Rule, Ruleset, SetKind,
+    SlotKey, Stmt, Verdict,
 };
 
 /// One command of a transaction.
@@ -43,7 +46,7 @@ pub enum Command {
     /// `delete set` / `delete map`.
     DeleteSet(String, SetKind),
     /// `add element` to one set or map.
-    AddElements(String, Vec<(ElemKey, Option<Verdict>)>),
+    AddElements(String, Vec<(ElemKey, Option<ElemValue>)>),
     /// `delete element` from one set or map.
     DeleteElements(String, Vec<ElemKey>),
 }
@@ -117,12 +120,12 @@ fn add_group(
 }
 
 fn add_elements<'a>(cmds: &mut Vec<Command>, elems: impl IntoIterator<Item = &'a Element>) {
-    let mut by_set: BTreeMap<&str, Vec<(ElemKey, Option<Verdict>)>> = BTreeMap::new();
+    let mut by_set: BTreeMap<&str, Vec<(ElemKey, Option<ElemValue>)>> = BTreeMap::new();
     for e in elems {
         by_set
             .entry(e.set.as_str())
             .or_default()
-            .push((e.key, e.verdict.clone()));
+            .push((e.key, e.value.clone()));
     }
     for (set, v) in by_set {
         cmds.push(Command::AddElements(set.into(), v));
@@ -217,10 +220,38 @@ pub fn incremental(old: &Ruleset, new: &Ruleset) -> Option<Transaction> {
             changed.push((&empty, n));
         }
     }
+    Some(diff_groups(&new.table, &changed))
+}
+
+/// The changes from `old` (what the kernel has) to `old` with `groups` put
+/// in place (`None`: the service port is gone), as [`ruleset::rebuild`]
+/// returns them; the skeleton is `old`'s.
+///
+/// [`ruleset::rebuild`]: crate::ruleset::rebuild
+pub fn incremental_groups(
+    old: &Ruleset,
+    groups: &BTreeMap<ServicePortName, Option<Group>>,
+) -> Transaction {
+    let empty = Group::default();
+    let changed: Vec<(&Group, &Group)> = groups
+        .iter()
+        .map(|(k, n)| {
+            (
+                old.services.get(k).unwrap_or(&empty),
+                n.as_ref().unwrap_or(&empty),
+            )
+        })
+        .filter(|(o, n)| o != n)
+        .collect();
+    diff_groups(&old.table, &changed)
+}
+
+/// The commands turning each `(old, new)` group into the new one.
+fn diff_groups(table: &str, changed: &[(&Group, &Group)]) -> Transaction {
     let mut cmds = Vec::new();
     // 1. Elements that go (they may point at chains deleted below).
     let mut del: BTreeMap<&str, Vec<ElemKey>> = BTreeMap::new();
-    for (o, n) in &changed {
+    for (o, n) in changed {
         for e in o.elements.difference(&n.elements) {
             del.entry(e.set.as_str()).or_default().push(e.key);
         }
@@ -229,14 +260,14 @@ pub fn incremental(old: &Ruleset, new: &Ruleset) -> Option<Transaction> {
         cmds.push(Command::DeleteElements(set.into(), keys));
     }
     // 2. Chains that change or go are emptied; then the gone ones deleted.
-    for (o, n) in &changed {
+    for (o, n) in changed {
         for (name, c) in &o.chains {
             if n.chains.get(name) != Some(c) {
                 cmds.push(Command::FlushChain(name.clone()));
             }
         }
     }
-    for (o, n) in &changed {
+    for (o, n) in changed {
         for name in o.chains.keys() {
             if !n.chains.contains_key(name) {
                 cmds.push(Command::DeleteChain(name.clone()));
@@ -249,7 +280,7 @@ pub fn incremental(old: &Ruleset, new: &Ruleset) -> Option<Transaction> {
         }
     }
     // 3. New sets and chains, then the rules of new and changed chains.
-    for (o, n) in &changed {
+    for (o, n) in changed {
         for (name, kind) in &n.sets {
             if o.sets.get(name) != Some(kind) {
                 cmds.push(Command::AddSet(name.clone(), *kind));
@@ -261,7 +292,7 @@ pub fn incremental(old: &Ruleset, new: &Ruleset) -> Option<Transaction> {
             }
         }
     }
-    for (o, n) in &changed {
+    for (o, n) in changed {
         for (name, c) in &n.chains {
             if o.chains.get(name) != Some(c) {
                 for r in &c.rules {
@@ -277,370 +308,10 @@ pub fn incremental(old: &Ruleset, new: &Ruleset) -> Option<Transaction> {
             .iter()
             .flat_map(|(o, n)| n.elements.difference(&o.elements)),
     );
-    Some(Transaction {
-        table: new.table.clone(),
+    Transaction {
+        table: table.into(),
         commands: cmds,
-    })
-}
-
-// ---------------------------------------------------------------- JSON
-
-fn payload(proto: &'static str, field: &'static str) -> E<'static> {
-    E::Named(N::Payload(expr::Payload::PayloadField(
-        expr::PayloadField {
-            protocol: Cow::Borrowed(proto),
-            field: Cow::Borrowed(field),
-        },
-    )))
-}
-
-fn meta(key: expr::MetaKey) -> E<'static> {
-    E::Named(N::Meta(expr::Meta { key }))
-}
-
-fn s(v: impl Into<String>) -> E<'static> {
-    E::String(Cow::Owned(v.into()))
-}
-
-fn cidr_expr(c: &crate::cidr::Cidr) -> E<'static> {
-    E::Named(N::Prefix(expr::Prefix {
-        addr: Box::new(s(c.addr().to_string())),
-        len: u32::from(c.len()),
-    }))
-}
-
-fn cidrs_expr(cs: &[crate::cidr::Cidr]) -> E<'static> {
-    if cs.len() == 1 {
-        cidr_expr(&cs[0])
-    } else {
-        E::Named(N::Set(
-            cs.iter()
-                .map(|c| expr::SetItem::Element(cidr_expr(c)))
-                .collect(),
-        ))
     }
-}
-
-fn matches(left: E<'static>, op: stmt::Operator, right: E<'static>) -> S<'static> {
-    S::Match(stmt::Match { left, right, op })
-}
-
-fn eq(left: E<'static>, right: E<'static>) -> S<'static> {
-    matches(left, stmt::Operator::EQ, right)
-}
-
-fn verdict_expr(v: &Verdict) -> E<'static> {
-    E::Verdict(match v {
-        Verdict::Accept => expr::Verdict::Accept,
-        Verdict::Drop => expr::Verdict::Drop,
-        Verdict::Return => expr::Verdict::Return,
-        Verdict::Jump(c) => expr::Verdict::Jump(stmt::JumpTarget {
-            target: Cow::Owned(c.clone()),
-        }),
-        Verdict::Goto(c) => expr::Verdict::Goto(stmt::JumpTarget {
-            target: Cow::Owned(c.clone()),
-        }),
-    })
-}
-
-fn verdict_stmt(v: &Verdict) -> S<'static> {
-    match v {
-        Verdict::Accept => S::Accept(None),
-        Verdict::Drop => S::Drop(None),
-        Verdict::Return => S::Return(None),
-        Verdict::Jump(c) => S::Jump(stmt::JumpTarget {
-            target: Cow::Owned(c.clone()),
-        }),
-        Verdict::Goto(c) => S::Goto(stmt::JumpTarget {
-            target: Cow::Owned(c.clone()),
-        }),
-    }
-}
-
-fn fib_local(flag: expr::FibFlag) -> S<'static> {
-    eq(
-        E::Named(N::Fib(expr::Fib {
-            result: expr::FibResult::Type,
-            flags: [flag].into_iter().collect(),
-        })),
-        s("local"),
-    )
-}
-
-fn mark_op(
-    op: fn(E<'static>, E<'static>) -> expr::BinaryOperation<'static>,
-    bits: u32,
-) -> S<'static> {
-    S::Mangle(stmt::Mangle {
-        key: meta(expr::MetaKey::Mark),
-        value: E::BinaryOperation(Box::new(op(meta(expr::MetaKey::Mark), E::Number(bits)))),
-    })
-}
-
-fn stmt_json(st: &Stmt) -> S<'static> {
-    use expr::MetaKey;
-    match st {
-        Stmt::DaddrEq(a) => eq(payload("ip", "daddr"), s(a.to_string())),
-        Stmt::SaddrEq(a) => eq(payload("ip", "saddr"), s(a.to_string())),
-        Stmt::SaddrIn(cs) => eq(payload("ip", "saddr"), cidrs_expr(cs)),
-        Stmt::SaddrNotIn(cs) => {
-            matches(payload("ip", "saddr"), stmt::Operator::NEQ, cidrs_expr(cs))
-        }
-        Stmt::DaddrInSet(set) => eq(payload("ip", "daddr"), s(format!("@{set}"))),
-        Stmt::SaddrInSet(set) => eq(payload("ip", "saddr"), s(format!("@{set}"))),
-        Stmt::L4Proto(p) => eq(meta(MetaKey::L4proto), s(p.as_str())),
-        Stmt::Dport(p, port) => eq(payload(p.as_str(), "dport"), E::Number(u32::from(*port))),
-        Stmt::FibDaddrLocal => fib_local(expr::FibFlag::Daddr),
-        Stmt::FibSaddrLocal => fib_local(expr::FibFlag::Saddr),
-        Stmt::CtStateNew => matches(
-            E::Named(N::CT(expr::CT {
-                key: Cow::Borrowed("state"),
-                family: None,
-                dir: None,
-            })),
-            stmt::Operator::IN,
-            s("new"),
-        ),
-        Stmt::MarkNotSet(bits) => eq(
-            E::BinaryOperation(Box::new(expr::BinaryOperation::AND(
-                meta(MetaKey::Mark),
-                E::Number(*bits),
-            ))),
-            E::Number(0),
-        ),
-        Stmt::MarkOr(bits) => mark_op(|a, b| expr::BinaryOperation::OR(vec![a, b]), *bits),
-        Stmt::MarkXor(bits) => mark_op(expr::BinaryOperation::XOR, *bits),
-        Stmt::UpdateSaddr(set) => S::Set(stmt::Set {
-            op: stmt::SetOp::Update,
-            elem: payload("ip", "saddr"),
-            set: Cow::Owned(format!("@{set}")),
-        }),
-        Stmt::VmapAddrProtoPort(map) => S::VerdictMap(stmt::VerdictMap {
-            key: E::Named(N::Concat(vec![
-                payload("ip", "daddr"),
-                meta(MetaKey::L4proto),
-                payload("th", "dport"),
-            ])),
-            data: s(format!("@{map}")),
-        }),
-        Stmt::VmapProtoPort(map) => S::VerdictMap(stmt::VerdictMap {
-            key: E::Named(N::Concat(vec![
-                meta(MetaKey::L4proto),
-                payload("th", "dport"),
-            ])),
-            data: s(format!("@{map}")),
-        }),
-        Stmt::NumgenVmap(targets) => S::VerdictMap(stmt::VerdictMap {
-            key: E::Named(N::Numgen(expr::Numgen {
-                mode: expr::NgMode::Random,
-                ng_mod: targets.len() as u32,
-                offset: None,
-            })),
-            data: E::Named(N::Set(
-                targets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| expr::SetItem::Mapping(E::Number(i as u32), verdict_expr(v)))
-                    .collect(),
-            )),
-        }),
-        Stmt::Dnat(a, port) => S::DNAT(Some(stmt::NAT {
-            addr: Some(s(a.to_string())),
-            family: None,
-            port: Some(E::Number(u32::from(*port))),
-            flags: None,
-        })),
-        Stmt::Masquerade => S::Masquerade(Some(stmt::NAT {
-            addr: None,
-            family: None,
-            port: None,
-            flags: Some([stmt::NATFlag::FullyRandom].into_iter().collect()),
-        })),
-        Stmt::RejectTcpReset => S::Reject(Some(stmt::Reject::new(
-            Some(stmt::RejectType::TCPReset),
-            None,
-        ))),
-        Stmt::RejectIcmpPortUnreachable => S::Reject(Some(stmt::Reject::new(
-            Some(stmt::RejectType::ICMP),
-            Some(nftables::types::RejectCode::PortUnreach),
-        ))),
-        Stmt::Verdict(v) => verdict_stmt(v),
-    }
-}
-
-fn key_json(k: &ElemKey) -> E<'static> {
-    match k {
-        ElemKey::Addr(a) => s(a.to_string()),
-        ElemKey::AddrProtoPort(a, p, port) => E::Named(N::Concat(vec![
-            s(a.to_string()),
-            s(p.as_str()),
-            E::Number(u32::from(*port)),
-        ])),
-        ElemKey::ProtoPort(p, port) => {
-            E::Named(N::Concat(vec![s(p.as_str()), E::Number(u32::from(*port))]))
-        }
-    }
-}
-
-struct Json<'t> {
-    table: &'t str,
-}
-
-impl Json<'_> {
-    fn table(&self) -> NfListObject<'static> {
-        NfListObject::Table(schema::Table {
-            family: NfFamily::IP,
-            name: Cow::Owned(self.table.into()),
-            handle: None,
-        })
-    }
-
-    fn chain(&self, name: &str, hook: Option<BaseHook>) -> NfListObject<'static> {
-        NfListObject::Chain(schema::Chain {
-            family: NfFamily::IP,
-            table: Cow::Owned(self.table.into()),
-            name: Cow::Owned(name.into()),
-            newname: None,
-            handle: None,
-            _type: hook.map(|h| match h.kind {
-                ChainType::Filter => NfChainType::Filter,
-                ChainType::Nat => NfChainType::NAT,
-            }),
-            hook: hook.map(|h| match h.hook {
-                HookPoint::Prerouting => NfHook::Prerouting,
-                HookPoint::Input => NfHook::Input,
-                HookPoint::Forward => NfHook::Forward,
-                HookPoint::Output => NfHook::Output,
-                HookPoint::Postrouting => NfHook::Postrouting,
-            }),
-            prio: hook.map(|h| h.priority),
-            dev: None,
-            policy: hook.map(|_| nftables::types::NfChainPolicy::Accept),
-        })
-    }
-
-    /// Sets and maps as JSON values: the crate has no `verdict` map type,
-    /// so the map's data type is written here.
-    fn set(&self, name: &str, kind: SetKind) -> Value {
-        use schema::{SetFlag, SetType, SetTypeValue};
-        let addr_proto_port: Cow<'static, [SetType]> =
-            Cow::Borrowed(&[SetType::Ipv4Addr, SetType::InetProto, SetType::InetService]);
-        let proto_port: Cow<'static, [SetType]> =
-            Cow::Borrowed(&[SetType::InetProto, SetType::InetService]);
-        match kind {
-            SetKind::Addrs { timeout } => {
-                let set = schema::Set {
-                    family: NfFamily::IP,
-                    table: Cow::Owned(self.table.into()),
-                    name: Cow::Owned(name.into()),
-                    handle: None,
-                    set_type: SetTypeValue::Single(SetType::Ipv4Addr),
-                    policy: None,
-                    // nft 1.0.6's JSON parser knows no `dynamic` flag; the
-                    // kernel adds it once an `update` rule uses the set.
-                    flags: timeout.map(|_| [SetFlag::Timeout].into_iter().collect()),
-                    elem: None,
-                    timeout,
-                    gc_interval: None,
-                    size: None,
-                    comment: None,
-                };
-                json!({ "set": set })
-            }
-            SetKind::AddrProtoPortMap | SetKind::ProtoPortMap => {
-                let map = schema::Map {
-                    family: NfFamily::IP,
-                    table: Cow::Owned(self.table.into()),
-                    name: Cow::Owned(name.into()),
-                    handle: None,
-                    set_type: SetTypeValue::Concatenated(if kind == SetKind::ProtoPortMap {
-                        proto_port
-                    } else {
-                        addr_proto_port
-                    }),
-                    map: SetTypeValue::Single(SetType::Mark),
-                    policy: None,
-                    flags: None,
-                    elem: None,
-                    timeout: None,
-                    gc_interval: None,
-                    size: None,
-                    comment: None,
-                };
-                let mut v = json!({ "map": map });
-                v["map"]["map"] = json!("verdict");
-                v
-            }
-        }
-    }
-
-    fn set_ref(&self, name: &str, kind: SetKind) -> Value {
-        let key = if kind.is_map() { "map" } else { "set" };
-        json!({ key: { "family": "ip", "table": self.table, "name": name } })
-    }
-
-    fn element(&self, set: &str, elem: Vec<E<'static>>) -> NfListObject<'static> {
-        NfListObject::Element(schema::Element {
-            family: NfFamily::IP,
-            table: Cow::Owned(self.table.into()),
-            name: Cow::Owned(set.into()),
-            elem: Cow::Owned(elem),
-        })
-    }
-
-    fn command(&self, c: &Command) -> Value {
-        let v = |cmd: NfCmd<'static>| serde_json::to_value(cmd).expect("nft command serializes");
-        match c {
-            Command::AddTable => v(NfCmd::Add(self.table())),
-            Command::DeleteTable => v(NfCmd::Delete(self.table())),
-            Command::FlushTable => {
-                json!({ "flush": { "table": { "family": "ip", "name": self.table } } })
-            }
-            Command::AddChain(n, hook) => v(NfCmd::Add(self.chain(n, *hook))),
-            Command::FlushChain(n) => {
-                json!({ "flush": { "chain": { "family": "ip", "table": self.table, "name": n } } })
-            }
-            Command::DeleteChain(n) => {
-                json!({ "delete": { "chain": { "family": "ip", "table": self.table, "name": n } } })
-            }
-            Command::AddRule(chain, rule) => v(NfCmd::Add(NfListObject::Rule(schema::Rule {
-                family: NfFamily::IP,
-                table: Cow::Owned(self.table.into()),
-                chain: Cow::Owned(chain.clone()),
-                expr: Cow::Owned(rule.iter().map(stmt_json).collect()),
-                handle: None,
-                index: None,
-                comment: None,
-            }))),
-            Command::AddSet(n, kind) => json!({ "add": self.set(n, *kind) }),
-            Command::FlushSet(n, kind) => json!({ "flush": self.set_ref(n, *kind) }),
-            Command::DeleteSet(n, kind) => json!({ "delete": self.set_ref(n, *kind) }),
-            Command::AddElements(set, elems) => v(NfCmd::Add(
-                self.element(
-                    set,
-                    elems
-                        .iter()
-                        .map(|(k, verdict)| match verdict {
-                            None => key_json(k),
-                            Some(vd) => E::List(vec![key_json(k), verdict_expr(vd)]),
-                        })
-                        .collect(),
-                ),
-            )),
-            Command::DeleteElements(set, keys) => v(NfCmd::Delete(
-                self.element(set, keys.iter().map(key_json).collect()),
-            )),
-        }
-    }
-}
-
-/// The transaction as a libnftables JSON document (`{"nftables": [...]}`).
-pub fn to_json(tx: &Transaction) -> Value {
-    let j = Json { table: &tx.table };
-    let mut objs = Vec::with_capacity(tx.commands.len() + 1);
-    objs.push(json!({ "metainfo": { "json_schema_version": 1 } }));
-    objs.extend(tx.commands.iter().map(|c| j.command(c)));
-    json!({ "nftables": objs })
 }
 
 // ---------------------------------------------------------------- text
@@ -696,6 +367,29 @@ fn stmt_text(st: &Stmt) -> String {
             )
         }
         Stmt::Dnat(a, port) => format!("dnat to {a}:{port}"),
+        Stmt::DnatSlot {
+            key,
+            proto,
+            modulus,
+            offset,
+        } => {
+            let fields = match key {
+                SlotKey::Addr => format!("ip daddr . {proto} dport"),
+                SlotKey::NodePort => format!("{proto} dport"),
+            };
+            let offset = if *offset == 0 {
+                String::new()
+            } else {
+                format!(" offset {offset}")
+            };
+            format!(
+                "dnat ip addr . port to {fields} . numgen random mod {modulus}{offset} map @{}",
+                key.map(*proto)
+            )
+        }
+        Stmt::HairpinInSet(set) => {
+            format!("ip saddr . ip daddr . meta l4proto . th dport . ct original ip daddr @{set}")
+        }
         Stmt::Masquerade => "masquerade fully-random".into(),
         Stmt::RejectTcpReset => "reject with tcp reset".into(),
         Stmt::RejectIcmpPortUnreachable => "reject with icmp type port-unreachable".into(),
@@ -708,6 +402,16 @@ fn key_text(k: &ElemKey) -> String {
         ElemKey::Addr(a) => a.to_string(),
         ElemKey::AddrProtoPort(a, p, port) => format!("{a} . {p} . {port}"),
         ElemKey::ProtoPort(p, port) => format!("{p} . {port}"),
+        ElemKey::AddrPortSlot(a, port, slot) => format!("{a} . {port} . {slot}"),
+        ElemKey::PortSlot(port, slot) => format!("{port} . {slot}"),
+        ElemKey::Hairpin(ep, p, port, a) => format!("{ep} . {ep} . {p} . {port} . {a}"),
+    }
+}
+
+fn value_text(v: &ElemValue) -> String {
+    match v {
+        ElemValue::Verdict(v) => verdict_text(v),
+        ElemValue::Endpoint(a, port) => format!("{a} . {port}"),
     }
 }
 
@@ -721,6 +425,17 @@ fn set_decl_text(kind: SetKind) -> String {
             "{ type ipv4_addr . inet_proto . inet_service : verdict ; }".into()
         }
         SetKind::ProtoPortMap => "{ type inet_proto . inet_service : verdict ; }".into(),
+        SetKind::EndpointMap { key, proto } => {
+            let daddr = if key == SlotKey::Addr {
+                "ip daddr . "
+            } else {
+                ""
+            };
+            format!("{{ typeof {daddr}{proto} dport . numgen random mod 1 : ip daddr . {proto} dport ; }}")
+        }
+        SetKind::Hairpin => {
+            "{ type ipv4_addr . ipv4_addr . inet_proto . inet_service . ipv4_addr ; }".into()
+        }
     }
 }
 
@@ -767,7 +482,7 @@ pub fn to_text(tx: &Transaction) -> String {
                     .iter()
                     .map(|(k, v)| match v {
                         None => key_text(k),
-                        Some(v) => format!("{} : {}", key_text(k), verdict_text(v)),
+                        Some(v) => format!("{} : {}", key_text(k), value_text(v)),
                     })
                     .collect();
                 writeln!(out, "add element {t} {n} {{ {} }}", items.join(", "))
@@ -796,17 +511,18 @@ pub trait Nft: Send + Sync {
     async fn apply(&self, tx: &Transaction) -> Result<(), Error>;
 }
 
-/// The real thing: `nft -j -f -` through the `nftables` crate.
+/// The real thing: the transaction as text through `nft -f -`, or when it
+/// only changes endpoint elements, as one nfnetlink batch (see
+/// [`crate::netlink`]).
 #[derive(Debug, Clone)]
 pub struct NftCli {
     program: String,
+    netlink: std::sync::Arc<crate::netlink::Conn>,
 }
 
 impl Default for NftCli {
     fn default() -> Self {
-        NftCli {
-            program: "nft".into(),
-        }
+        NftCli::with_program("nft")
     }
 }
 
@@ -815,7 +531,40 @@ impl NftCli {
     pub fn with_program(program: &str) -> Self {
         NftCli {
             program: program.into(),
+            netlink: Default::default(),
         }
+    }
+
+    /// Runs `nft -f -` with `script` on stdin.
+    pub async fn apply_text(&self, table: &str, script: &str) -> Result<(), Error> {
+        let run = |source: std::io::Error| Error::NftRun {
+            program: self.program.clone(),
+            source,
+        };
+        let mut child = tokio::process::Command::new(&self.program)
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(run)?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // A write error means nft exited early; its status and stderr say why.
+        let written = stdin.write_all(script.as_bytes()).await;
+        drop(stdin);
+        let out = child.wait_with_output().await.map_err(run)?;
+        if out.status.success() {
+            return written.map_err(run);
+        }
+        Err(Error::Nft {
+            table: table.into(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .chars()
+                .take(2000)
+                .collect(),
+        })
     }
 }
 
@@ -825,26 +574,20 @@ impl Nft for NftCli {
         if tx.is_empty() {
             return Ok(());
         }
-        let payload = to_json(tx).to_string();
-        nftables::helper::apply_ruleset_raw_async(
-            &payload,
-            Some(self.program.as_str()),
-            std::iter::empty::<&str>(),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|source| {
-            let stderr = match &source {
-                nftables::helper::NftablesError::NftFailed { stderr, .. } => {
-                    stderr.chars().take(2000).collect()
-                }
-                _ => String::new(),
-            };
-            Error::Nft {
-                table: tx.table.clone(),
-                stderr,
-                source,
-            }
-        })
+        if crate::netlink::encodable(tx) {
+            let (owned, conn) = (tx.clone(), self.netlink.clone());
+            return tokio::task::spawn_blocking(move || conn.apply(&owned))
+                .await
+                .map_err(|e| Error::NftRun {
+                    program: "nfnetlink".into(),
+                    source: std::io::Error::other(e),
+                })?
+                .map_err(|e| Error::Nft {
+                    table: tx.table.clone(),
+                    status: "nfnetlink".into(),
+                    stderr: e.to_string(),
+                });
+        }
+        self.apply_text(&tx.table, &to_text(tx)).await
     }
 }

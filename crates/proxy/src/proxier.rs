@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::health::{self, Health};
 use crate::host::{self, NodePortAddresses};
 use crate::metrics::Metrics;
-use crate::model::{Model, LAST_CHANGE_TRIGGER_TIME};
+use crate::model::{self, Model, LAST_CHANGE_TRIGGER_TIME};
 use crate::nft::{self, Nft, NftCli};
 use crate::ruleset::{self, Ruleset, RulesetConfig};
 
@@ -134,6 +134,14 @@ impl<N: Nft> Syncer<N> {
     /// failure the next sync recreates the table. UDP conntrack entries to
     /// removed endpoints are cleared afterwards.
     pub async fn sync(&mut self, model: Model, full: bool) -> Result<SyncOutcome, Error> {
+        let model = if full {
+            model
+        } else {
+            match self.sync_changed(model).await? {
+                Ok(out) => return Ok(out),
+                Err(model) => model,
+            }
+        };
         let rs = ruleset::build(&model, &self.config);
         let (tx, was_full) = match (&self.applied, full) {
             (Some((old, _)), false) => match nft::incremental(old, &rs) {
@@ -157,6 +165,39 @@ impl<N: Nft> Syncer<N> {
             full: was_full,
             commands,
         })
+    }
+
+    /// The incremental sync proper: rebuilds only the service ports whose
+    /// port or endpoints changed since the last sync and applies their
+    /// diff, so one endpoint change costs nearly the same at 10 or 10 000
+    /// services. Gives the model back when that is not possible (nothing
+    /// applied yet, the skeleton changed, contested keys): then the caller
+    /// builds it all.
+    async fn sync_changed(&mut self, model: Model) -> Result<Result<SyncOutcome, Model>, Error> {
+        let Some((rs, old_model)) = &mut self.applied else {
+            return Ok(Err(model));
+        };
+        let changed = model::changed_ports(old_model, &model);
+        let Some(groups) = ruleset::rebuild(rs, &model, &changed, &self.config) else {
+            return Ok(Err(model));
+        };
+        let tx = nft::incremental_groups(rs, &groups);
+        let commands = tx.commands.len();
+        if let Err(e) = self.nft.apply(&tx).await {
+            self.applied = None;
+            return Err(e);
+        }
+        rs.replace(groups);
+        let flushes = conntrack::stale_udp(old_model, &model);
+        let old = std::mem::replace(old_model, model);
+        // Freeing a model of 10 000 services takes milliseconds; not on the
+        // path of the change.
+        tokio::task::spawn_blocking(move || drop(old));
+        conntrack::run(&flushes).await;
+        Ok(Ok(SyncOutcome {
+            full: false,
+            commands,
+        }))
     }
 
     /// The ruleset last applied.

@@ -2,7 +2,7 @@
 //! sets, maps and map elements of the proxy's table, grouped per service
 //! port so a sync can touch only what changed.
 //!
-//! Layout (after upstream's nftables proxier):
+//! Layout (after upstream's nftables proxier, with endpoints as data):
 //! - base chains `filter-{input,forward,output}` (priority -110, before
 //!   DNAT) reject new connections to services without endpoints through the
 //!   `no-endpoint-services` / `no-endpoint-nodeports` verdict maps;
@@ -10,10 +10,25 @@
 //!   which dispatches on `daddr . l4proto . dport` (`service-ips`) and, for
 //!   node addresses, on `l4proto . dport` (`service-nodeports`);
 //! - per service port: `service-*` (all endpoints), `local-*` (this node's
-//!   endpoints, for Local traffic policies), `external-*` (NodePort,
-//!   externalIPs, load balancer IPs), one `endpoint-*` chain per endpoint
-//!   doing the DNAT, and `affinity-*` sets for ClientIP session affinity;
-//! - `nat-postrouting` masquerades what `mark-for-masquerade` marked.
+//!   endpoints, for Local traffic policies) and `external-*` (NodePort,
+//!   externalIPs, load balancer IPs). The service and local chains hold one
+//!   fixed rule per entry path, `dnat ip addr . port to [ip daddr .] tcp
+//!   dport . numgen random mod N offset K map @...`: the
+//!   endpoints are elements of the data maps `service-endpoints-<proto>`
+//!   and `nodeport-endpoints-<proto>`, slot `i` being the `i`-th endpoint;
+//! - `nat-postrouting` masquerades hairpin connections (a pod reaching
+//!   itself through a service: the `hairpin` set) and what
+//!   `mark-for-masquerade` marked.
+//!
+//! Replacing an endpoint (the usual rolling-update step) therefore changes
+//! map elements only: no rule, no chain and no verdict, which matters
+//! because a transaction adding a rule or a jump/goto makes the kernel
+//! re-validate the table's whole chain graph on commit (tens to hundreds of
+//! milliseconds at 10 000 services). A changed endpoint count rewrites the
+//! service's one rule (the modulus). Services with ClientIP session
+//! affinity keep one `endpoint-*` chain per endpoint with an `affinity-*`
+//! set each, as upstream: the remembered endpoint must be checked per
+//! endpoint, which a data map cannot express.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::Ipv4Addr;
@@ -38,6 +53,16 @@ pub const NODEPORT_IPS: &str = "nodeport-ips";
 pub const REJECT_CHAIN: &str = "reject-chain";
 /// The chain setting [`MASQ_MARK`].
 pub const MARK_FOR_MASQUERADE: &str = "mark-for-masquerade";
+/// Prefix of the data maps `daddr . dport . slot : endpoint addr . port`
+/// (one per protocol, `service-endpoints-tcp`, ...) for traffic to a
+/// service's cluster, external and load balancer IPs.
+pub const SERVICE_ENDPOINTS: &str = "service-endpoints";
+/// Prefix of the data maps `dport . slot : endpoint addr . port` (one per
+/// protocol) for NodePorts.
+pub const NODEPORT_ENDPOINTS: &str = "nodeport-endpoints";
+/// Set of `saddr . daddr . l4proto . dport . original daddr` after DNAT
+/// that are a pod reaching itself through a service (to masquerade).
+pub const HAIRPIN: &str = "hairpin";
 
 /// A verdict, as a statement or as the value of a verdict-map element.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,6 +120,21 @@ pub enum Stmt {
     NumgenVmap(Vec<Verdict>),
     /// `dnat to <addr>:<port>` (after an `L4Proto` match, which nft 1.0.6 needs)
     Dnat(Ipv4Addr, u16),
+    /// `dnat ip addr . port to <key> . numgen random mod <modulus> offset
+    /// <offset> map @<map>`: picks an endpoint from a data map (after an
+    /// `L4Proto` match of the same protocol).
+    DnatSlot {
+        /// Which packet fields key the lookup (and so which map).
+        key: SlotKey,
+        /// The protocol, which picks the map.
+        proto: Protocol,
+        /// Number of endpoints to pick from.
+        modulus: u32,
+        /// The first of their slots.
+        offset: u32,
+    },
+    /// `ip saddr . ip daddr . meta l4proto . th dport . ct original ip daddr @<set>`
+    HairpinInSet(String),
     /// `masquerade fully-random`
     Masquerade,
     /// `reject with tcp reset`
@@ -104,6 +144,36 @@ pub enum Stmt {
     /// A verdict statement.
     Verdict(Verdict),
 }
+
+/// The lookup key of a [`Stmt::DnatSlot`], after the packet's entry path.
+///
+/// The endpoint maps are per protocol, keyed `ip daddr . tcp dport` rather
+/// than `ip daddr . meta l4proto . th dport`: nft 1.0.6 re-reads a map's
+/// `typeof` from the kernel when a later run adds a rule using it, and then
+/// rejects `th` next to the rule's protocol match ("conflicting protocols").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SlotKey {
+    /// `ip daddr . <proto> dport` in [`SERVICE_ENDPOINTS`]: cluster,
+    /// external and load balancer IPs.
+    Addr,
+    /// `<proto> dport` in [`NODEPORT_ENDPOINTS`]: NodePorts on any node
+    /// address.
+    NodePort,
+}
+
+impl SlotKey {
+    /// The data map the key looks up for `proto`.
+    pub fn map(&self, proto: Protocol) -> String {
+        let prefix = match self {
+            SlotKey::Addr => SERVICE_ENDPOINTS,
+            SlotKey::NodePort => NODEPORT_ENDPOINTS,
+        };
+        format!("{prefix}-{proto}")
+    }
+}
+
+/// The protocols services use, each with its own endpoint maps.
+pub const PROTOCOLS: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
 
 /// A rule: statements evaluated left to right.
 pub type Rule = Vec<Stmt>;
@@ -164,12 +234,21 @@ pub enum SetKind {
     AddrProtoPortMap,
     /// `inet_proto . inet_service : verdict`
     ProtoPortMap,
+    /// An endpoint map: `[daddr .] dport . slot : ipv4_addr . inet_service`.
+    EndpointMap {
+        /// Whose endpoints.
+        key: SlotKey,
+        /// The protocol of its keys and data.
+        proto: Protocol,
+    },
+    /// [`HAIRPIN`]: `ipv4_addr . ipv4_addr . inet_proto . inet_service . ipv4_addr`
+    Hairpin,
 }
 
 impl SetKind {
     /// Whether nft calls it a map (rather than a set).
     pub fn is_map(&self) -> bool {
-        !matches!(self, SetKind::Addrs { .. })
+        !matches!(self, SetKind::Addrs { .. } | SetKind::Hairpin)
     }
 }
 
@@ -182,6 +261,21 @@ pub enum ElemKey {
     AddrProtoPort(Ipv4Addr, Protocol, u16),
     /// `proto . port`
     ProtoPort(Protocol, u16),
+    /// `addr . port . slot` (the map says the protocol)
+    AddrPortSlot(Ipv4Addr, u16, u32),
+    /// `port . slot` (the map says the protocol)
+    PortSlot(u16, u32),
+    /// `endpoint . endpoint . proto . endpoint port . service address`
+    Hairpin(Ipv4Addr, Protocol, u16, Ipv4Addr),
+}
+
+/// The value of a map element.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ElemValue {
+    /// Verdict maps.
+    Verdict(Verdict),
+    /// Endpoint maps: `addr . port`.
+    Endpoint(Ipv4Addr, u16),
 }
 
 /// One element of a named set or map.
@@ -191,8 +285,8 @@ pub struct Element {
     pub set: String,
     /// Its key.
     pub key: ElemKey,
-    /// The verdict for map elements.
-    pub verdict: Option<Verdict>,
+    /// The value for map elements.
+    pub value: Option<ElemValue>,
 }
 
 /// Chains, sets and elements owned together: the table's fixed skeleton,
@@ -216,6 +310,13 @@ pub struct Ruleset {
     pub base: Group,
     /// Per service port.
     pub services: BTreeMap<ServicePortName, Group>,
+    /// Every element key the service groups put into the skeleton's sets
+    /// (set name hashed), so [`rebuild`] can tell a group apart from the
+    /// others without rebuilding them.
+    shared: HashSet<(u64, ElemKey)>,
+    /// Whether two groups wanted the same key and one lost it: then which
+    /// one gets it depends on the others, and only [`build`] knows.
+    contested: bool,
 }
 
 impl Ruleset {
@@ -228,6 +329,38 @@ impl Ruleset {
                 .map(|g| g.chains.len())
                 .sum::<usize>()
     }
+
+    /// Puts groups from [`rebuild`] in place (after they were applied).
+    pub fn replace(&mut self, groups: BTreeMap<ServicePortName, Option<Group>>) {
+        for (name, g) in groups {
+            if let Some(old) = self.services.remove(&name) {
+                for e in old
+                    .elements
+                    .iter()
+                    .filter(|e| !old.sets.contains_key(&e.set))
+                {
+                    self.shared.remove(&(set_id(&e.set), e.key));
+                }
+            }
+            if let Some(g) = g {
+                for e in g.elements.iter().filter(|e| !g.sets.contains_key(&e.set)) {
+                    self.shared.insert((set_id(&e.set), e.key));
+                }
+                self.services.insert(name, g);
+            }
+        }
+    }
+}
+
+/// A set name as a number for [`Ruleset`]'s key index (FNV-1a; a collision
+/// only makes [`rebuild`] decline).
+fn set_id(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Node-specific inputs to ruleset generation.
@@ -262,7 +395,7 @@ pub fn build(model: &Model, cfg: &RulesetConfig) -> Ruleset {
     let mut rs = Ruleset {
         table: cfg.table.clone(),
         base: base_group(cfg),
-        services: BTreeMap::new(),
+        ..Ruleset::default()
     };
     let none = Vec::new();
     // A key two services both claim (same externalIP and port, say) goes
@@ -276,12 +409,64 @@ pub fn build(model: &Model, cfg: &RulesetConfig) -> Ruleset {
             let fresh = own_set || claimed.insert((e.set.clone(), e.key));
             if !fresh {
                 tracing::warn!(service = %name, key = ?e.key, "address and port already used by another service");
+                rs.contested = true;
             }
             fresh
         });
         rs.services.insert(name.clone(), g);
     }
+    rs.shared = claimed
+        .into_iter()
+        .map(|(set, key)| (set_id(&set), key))
+        .collect();
     rs
+}
+
+/// The groups of the `changed` service ports rebuilt for `model` (`None`
+/// for a port that is gone), without rebuilding the rest: what an
+/// incremental sync needs, at a cost that does not grow with the number of
+/// services. `None` when that cannot give what [`build`] would: the
+/// skeleton changed, or a rebuilt group's key is another group's (or was
+/// contested before), which only a whole build resolves.
+pub fn rebuild(
+    rs: &Ruleset,
+    model: &Model,
+    changed: &BTreeSet<ServicePortName>,
+    cfg: &RulesetConfig,
+) -> Option<BTreeMap<ServicePortName, Option<Group>>> {
+    if rs.contested || rs.table != cfg.table || rs.base != base_group(cfg) {
+        return None;
+    }
+    let none = Vec::new();
+    let shared_keys = |g: &Group| -> Vec<(u64, ElemKey)> {
+        g.elements
+            .iter()
+            .filter(|e| !g.sets.contains_key(&e.set))
+            .map(|e| (set_id(&e.set), e.key))
+            .collect()
+    };
+    let mut released = HashSet::new();
+    for name in changed {
+        if let Some(old) = rs.services.get(name) {
+            released.extend(shared_keys(old));
+        }
+    }
+    let mut out = BTreeMap::new();
+    let mut taken = HashSet::new();
+    for name in changed {
+        let g = model
+            .services
+            .get(name)
+            .map(|sp| service_group(name, sp, model.endpoints.get(name).unwrap_or(&none), cfg));
+        for k in g.iter().flat_map(shared_keys) {
+            let elsewhere = rs.shared.contains(&k) && !released.contains(&k);
+            if elsewhere || !taken.insert(k) {
+                return None;
+            }
+        }
+        out.insert(name.clone(), g);
+    }
+    Some(out)
 }
 
 fn jump(c: &str) -> Stmt {
@@ -318,6 +503,13 @@ fn base_group(cfg: &RulesetConfig) -> Group {
         .insert(NO_ENDPOINT_SERVICES.into(), SetKind::AddrProtoPortMap);
     g.sets
         .insert(NO_ENDPOINT_NODEPORTS.into(), SetKind::ProtoPortMap);
+    for proto in PROTOCOLS {
+        for key in [SlotKey::Addr, SlotKey::NodePort] {
+            g.sets
+                .insert(key.map(proto), SetKind::EndpointMap { key, proto });
+        }
+    }
+    g.sets.insert(HAIRPIN.into(), SetKind::Hairpin);
     let nodeport_match = match &cfg.nodeport_ips {
         None => Stmt::FibDaddrLocal,
         Some(ips) => {
@@ -327,7 +519,7 @@ fn base_group(cfg: &RulesetConfig) -> Group {
                 g.elements.insert(Element {
                     set: NODEPORT_IPS.into(),
                     key: ElemKey::Addr(*ip),
-                    verdict: None,
+                    value: None,
                 });
             }
             Stmt::DaddrInSet(NODEPORT_IPS.into())
@@ -369,7 +561,18 @@ fn base_group(cfg: &RulesetConfig) -> Group {
         ),
         (
             "nat-postrouting",
-            base_chain(Nat, Postrouting, 100, vec![vec![jump("masquerading")]]),
+            base_chain(
+                Nat,
+                Postrouting,
+                100,
+                vec![
+                    vec![
+                        Stmt::HairpinInSet(HAIRPIN.into()),
+                        jump(MARK_FOR_MASQUERADE),
+                    ],
+                    vec![jump("masquerading")],
+                ],
+            ),
         ),
         (
             "services",
@@ -502,23 +705,27 @@ pub fn service_group(
             .filter(|e| e.node_name.as_deref() == Some(cfg.node_name.as_str())),
     );
     let mut elements = BTreeSet::new();
-    let mut elem = |set: &str, key: ElemKey, v: Verdict| {
+    let mut elem = |set: &str, key: ElemKey, v: ElemValue| {
         elements.insert(Element {
             set: set.into(),
             key,
-            verdict: Some(v),
+            value: Some(v),
         });
     };
-    let external_keys: Vec<ElemKey> = sp
+    let external_addrs: Vec<Ipv4Addr> = sp
         .external_ips
         .iter()
         .chain(&sp.load_balancer_ips)
+        .copied()
+        .collect();
+    let external_keys: Vec<ElemKey> = external_addrs
+        .iter()
         .map(|ip| ElemKey::AddrProtoPort(*ip, proto, sp.port))
         .collect();
 
     if cluster.is_empty() {
         // No endpoints at all: refuse at once, from everywhere.
-        let reject = Verdict::Goto(REJECT_CHAIN.into());
+        let reject = ElemValue::Verdict(Verdict::Goto(REJECT_CHAIN.into()));
         if let Some(cip) = sp.cluster_ip {
             elem(
                 NO_ENDPOINT_SERVICES,
@@ -537,6 +744,13 @@ pub fn service_group(
     }
 
     let need_local = (sp.internal_local || sp.external_local) && !local.is_empty();
+    // Every address the service chain's lookup is keyed by.
+    let addrs: Vec<Ipv4Addr> = sp
+        .cluster_ip
+        .iter()
+        .chain(&external_addrs)
+        .copied()
+        .collect();
     let masq_cluster_ip = |rules: &mut Vec<Rule>| {
         if let (Some(cip), false) = (sp.cluster_ip, cfg.cluster_cidrs.is_empty()) {
             rules.push(vec![
@@ -547,54 +761,108 @@ pub fn service_group(
             ]);
         }
     };
-    let balance = |rules: &mut Vec<Rule>, targets: &[&Endpoint]| {
-        if let Some(t) = sp.affinity_timeout {
+    let affinity = sp.affinity_timeout;
+    // Picks one of `targets`: per-endpoint chains with session affinity,
+    // else a lookup in the endpoint maps at slots `offset..`.
+    let balance = |rules: &mut Vec<Rule>, targets: &[&Endpoint], offset: usize| {
+        if let Some(t) = affinity {
             for ep in targets {
                 rules.push(vec![
                     Stmt::SaddrInSet(names.affinity(ep, t)),
                     goto(&names.endpoint(ep)),
                 ]);
             }
+            rules.push(vec![Stmt::NumgenVmap(
+                targets
+                    .iter()
+                    .map(|ep| Verdict::Goto(names.endpoint(ep)))
+                    .collect(),
+            )]);
+            return;
         }
-        rules.push(vec![Stmt::NumgenVmap(
-            targets
-                .iter()
-                .map(|ep| Verdict::Goto(names.endpoint(ep)))
-                .collect(),
-        )]);
+        let slot = |key| {
+            vec![
+                Stmt::L4Proto(proto),
+                Stmt::DnatSlot {
+                    key,
+                    proto,
+                    modulus: targets.len() as u32,
+                    offset: offset as u32,
+                },
+            ]
+        };
+        if !addrs.is_empty() {
+            rules.push(slot(SlotKey::Addr));
+        }
+        if sp.node_port.is_some() {
+            rules.push(slot(SlotKey::NodePort));
+        }
     };
 
     let mut rules = Vec::new();
     if !sp.internal_local {
         masq_cluster_ip(&mut rules);
     }
-    balance(&mut rules, &cluster);
+    balance(&mut rules, &cluster, 0);
     g.chains.insert(names.service.clone(), chain(rules));
     if need_local {
         let mut rules = Vec::new();
         if sp.internal_local {
             masq_cluster_ip(&mut rules);
         }
-        balance(&mut rules, &local);
+        balance(&mut rules, &local, cluster.len());
         g.chains.insert(names.local.clone(), chain(rules));
     }
 
-    let mut targets: Vec<&Endpoint> = cluster.clone();
-    if need_local {
-        targets.extend(local.iter().copied());
-    }
+    // Endpoint slots: 0..N all usable endpoints, N.. this node's ones.
+    let slots: Vec<&Endpoint> = if need_local {
+        cluster.iter().chain(local.iter()).copied().collect()
+    } else {
+        cluster.clone()
+    };
+    let mut targets: Vec<&Endpoint> = slots.clone();
     targets.sort();
     targets.dedup();
-    for ep in targets {
-        let mut rules = vec![vec![Stmt::SaddrEq(ep.ip), jump(MARK_FOR_MASQUERADE)]];
-        if let Some(t) = sp.affinity_timeout {
+    for ep in &targets {
+        for a in &addrs {
+            g.elements.insert(Element {
+                set: HAIRPIN.into(),
+                key: ElemKey::Hairpin(ep.ip, proto, ep.port, *a),
+                value: None,
+            });
+        }
+    }
+    if let Some(t) = affinity {
+        for ep in targets {
             let set = names.affinity(ep, t);
             g.sets
                 .insert(set.clone(), SetKind::Addrs { timeout: Some(t) });
-            rules.push(vec![Stmt::UpdateSaddr(set)]);
+            g.chains.insert(
+                names.endpoint(ep),
+                chain(vec![
+                    vec![Stmt::UpdateSaddr(set)],
+                    vec![Stmt::L4Proto(proto), Stmt::Dnat(ep.ip, ep.port)],
+                ]),
+            );
         }
-        rules.push(vec![Stmt::L4Proto(proto), Stmt::Dnat(ep.ip, ep.port)]);
-        g.chains.insert(names.endpoint(ep), chain(rules));
+    } else {
+        for (i, ep) in slots.iter().enumerate() {
+            let v = ElemValue::Endpoint(ep.ip, ep.port);
+            for a in &addrs {
+                elem(
+                    &SlotKey::Addr.map(proto),
+                    ElemKey::AddrPortSlot(*a, sp.port, i as u32),
+                    v.clone(),
+                );
+            }
+            if let Some(np) = sp.node_port {
+                elem(
+                    &SlotKey::NodePort.map(proto),
+                    ElemKey::PortSlot(np, i as u32),
+                    v,
+                );
+            }
+        }
     }
 
     let local_or_drop = if need_local {
@@ -608,7 +876,11 @@ pub fn service_group(
         } else {
             Verdict::Goto(names.service.clone())
         };
-        elem(SERVICE_IPS, ElemKey::AddrProtoPort(cip, proto, sp.port), v);
+        elem(
+            SERVICE_IPS,
+            ElemKey::AddrProtoPort(cip, proto, sp.port),
+            ElemValue::Verdict(v),
+        );
     }
     if sp.has_external() {
         let mut rules = Vec::new();
@@ -629,7 +901,7 @@ pub fn service_group(
             rules.push(vec![goto(&names.service)]);
         }
         g.chains.insert(names.external.clone(), chain(rules));
-        let to_external = Verdict::Goto(names.external.clone());
+        let to_external = ElemValue::Verdict(Verdict::Goto(names.external.clone()));
         for k in &external_keys {
             elem(SERVICE_IPS, *k, to_external.clone());
         }
@@ -641,7 +913,7 @@ pub fn service_group(
             );
         }
     }
-    g.elements = elements;
+    g.elements.extend(elements);
     g
 }
 

@@ -43,7 +43,39 @@ fn elem(g: &Group, set: &str, key: ElemKey) -> Option<Verdict> {
     g.elements
         .iter()
         .find(|e| e.set == set && e.key == key)
-        .and_then(|e| e.verdict.clone())
+        .and_then(|e| match &e.value {
+            Some(ElemValue::Verdict(v)) => Some(v.clone()),
+            _ => None,
+        })
+}
+
+/// The endpoint in slot `slot` of the cluster IP 10.0.0.1:80/tcp.
+fn slot(g: &Group, slot: u32) -> Option<(Ipv4Addr, u16)> {
+    let key = ElemKey::AddrPortSlot(ip("10.0.0.1"), 80, slot);
+    g.elements
+        .iter()
+        .find(|e| e.set == "service-endpoints-tcp" && e.key == key)
+        .and_then(|e| match e.value {
+            Some(ElemValue::Endpoint(a, p)) => Some((a, p)),
+            _ => None,
+        })
+}
+
+/// `(key, modulus, offset)` of each endpoint-map DNAT rule of a chain.
+fn dnat_slots(c: &ChainDef) -> Vec<(SlotKey, u32, u32)> {
+    c.rules
+        .iter()
+        .flatten()
+        .filter_map(|s| match s {
+            Stmt::DnatSlot {
+                key,
+                modulus,
+                offset,
+                ..
+            } => Some((*key, *modulus, *offset)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn numgen_targets(c: &ChainDef) -> Vec<Verdict> {
@@ -112,18 +144,30 @@ fn cluster_ip_with_one_endpoint() {
             Stmt::Verdict(Verdict::Jump(MARK_FOR_MASQUERADE.into())),
         ]
     );
-    let e = ep("10.244.0.5", NODE);
+    // DNAT from the endpoint map, after the l4proto match nft 1.0.6 needs.
     assert_eq!(
-        numgen_targets(chain),
-        vec![Verdict::Goto(names.endpoint(&e))]
+        chain.rules[1],
+        vec![
+            Stmt::L4Proto(Protocol::Tcp),
+            Stmt::DnatSlot {
+                key: SlotKey::Addr,
+                proto: Protocol::Tcp,
+                modulus: 1,
+                offset: 0
+            }
+        ]
     );
-    let epc = &g.chains[&names.endpoint(&e)];
-    // Hairpin masquerade, then DNAT after the l4proto match nft 1.0.6 needs.
-    assert_eq!(epc.rules[0][0], Stmt::SaddrEq(e.ip));
-    assert_eq!(
-        epc.rules.last().unwrap(),
-        &vec![Stmt::L4Proto(Protocol::Tcp), Stmt::Dnat(e.ip, 8080)]
-    );
+    assert_eq!(chain.rules.len(), 2);
+    assert_eq!(slot(g, 0), Some((ip("10.244.0.5"), 8080)));
+    assert_eq!(slot(g, 1), None);
+    // The endpoint reaching itself through the cluster IP is masqueraded.
+    assert!(g.elements.contains(&Element {
+        set: HAIRPIN.into(),
+        key: ElemKey::Hairpin(ip("10.244.0.5"), Protocol::Tcp, 8080, ip("10.0.0.1")),
+        value: None,
+    }));
+    // One chain, no sets: endpoints are data.
+    assert_eq!(g.chains.len(), 1);
     assert!(g.sets.is_empty());
 }
 
@@ -134,8 +178,13 @@ fn cluster_ip_with_many_endpoints_and_terminating_fallback() {
     let rs = build(&one(&n, svc("10.0.0.1"), eps.clone()), &cfg());
     let g = &rs.services[&n];
     let names = ServiceChains::new(&n);
-    assert_eq!(numgen_targets(&g.chains[&names.service]).len(), 5);
-    assert_eq!(g.chains.len(), 6);
+    assert_eq!(
+        dnat_slots(&g.chains[&names.service]),
+        vec![(SlotKey::Addr, 5, 0)]
+    );
+    assert_eq!(g.chains.len(), 1);
+    let slotted: Vec<Ipv4Addr> = (0..5).filter_map(|i| slot(g, i)).map(|(a, _)| a).collect();
+    assert_eq!(slotted, eps.iter().map(|e| e.ip).collect::<Vec<_>>());
     // None ready: the serving, terminating ones take the traffic.
     let mut eps = eps;
     for (i, e) in eps.iter_mut().enumerate() {
@@ -143,11 +192,14 @@ fn cluster_ip_with_many_endpoints_and_terminating_fallback() {
         e.terminating = true;
         e.serving = i < 2;
     }
-    let rs = build(&one(&n, svc("10.0.0.1"), eps), &cfg());
+    let rs = build(&one(&n, svc("10.0.0.1"), eps.clone()), &cfg());
+    let g = &rs.services[&n];
     assert_eq!(
-        numgen_targets(&rs.services[&n].chains[&names.service]).len(),
-        2
+        dnat_slots(&g.chains[&names.service]),
+        vec![(SlotKey::Addr, 2, 0)]
     );
+    assert_eq!(slot(g, 1), Some((eps[1].ip, 8080)));
+    assert_eq!(slot(g, 2), None);
 }
 
 #[test]
@@ -195,6 +247,30 @@ fn node_port_external_ips_and_load_balancer() {
             vec![Stmt::Verdict(Verdict::Goto(names.service.clone()))],
         ]
     );
+    // Each entry path looks its endpoints up under its own key.
+    assert_eq!(
+        dnat_slots(&g.chains[&names.service]),
+        vec![(SlotKey::Addr, 1, 0), (SlotKey::NodePort, 1, 0)]
+    );
+    let np_slot = g
+        .elements
+        .iter()
+        .find(|e| e.set == "nodeport-endpoints-tcp")
+        .unwrap();
+    assert_eq!(np_slot.key, ElemKey::PortSlot(30080, 0));
+    assert_eq!(
+        np_slot.value,
+        Some(ElemValue::Endpoint(ip("10.244.0.5"), 8080))
+    );
+    for a in ["10.0.0.1", "192.0.2.10", "198.51.100.7"] {
+        let key = ElemKey::AddrPortSlot(ip(a), 80, 0);
+        assert!(
+            g.elements
+                .iter()
+                .any(|e| e.set == "service-endpoints-tcp" && e.key == key),
+            "{a}"
+        );
+    }
     // The skeleton answers NodePorts on every local address by default...
     let services = &rs.base.chains["services"];
     assert_eq!(services.rules[1][0], Stmt::FibDaddrLocal);
@@ -248,6 +324,14 @@ fn session_affinity() {
             .rules
             .contains(&vec![Stmt::UpdateSaddr(set)]));
     }
+    // The remembered endpoint is checked per endpoint: chains, not data.
+    assert_eq!(numgen_targets(&g.chains[&names.service]).len(), 2);
+    assert!(dnat_slots(&g.chains[&names.service]).is_empty());
+    assert!(!g
+        .elements
+        .iter()
+        .any(|e| e.set.starts_with(SERVICE_ENDPOINTS)));
+    assert!(g.elements.iter().any(|e| e.set == HAIRPIN));
     // A new timeout is a new set, not an in-place change.
     assert_ne!(names.affinity(&eps[0], 600), names.affinity(&eps[0], 60));
 }
@@ -272,10 +356,12 @@ fn internal_traffic_policy_local() {
         elem(g, SERVICE_IPS, key),
         Some(Verdict::Goto(names.local.clone()))
     );
+    // The local chain picks from slots after the cluster-wide ones.
     assert_eq!(
-        numgen_targets(&g.chains[&names.local]),
-        vec![Verdict::Goto(names.endpoint(&mine))]
+        dnat_slots(&g.chains[&names.local]),
+        vec![(SlotKey::Addr, 1, 2)]
     );
+    assert_eq!(slot(g, 2), Some((mine.ip, 8080)));
     // Endpoints elsewhere only: dropped (not rejected), as upstream.
     let rs = build(&one(&n, sp, vec![theirs]), &cfg());
     let g = &rs.services[&n];
@@ -300,7 +386,14 @@ fn external_traffic_policy_local() {
     );
     let g = &rs.services[&n];
     // Cluster IP traffic still uses every endpoint.
-    assert_eq!(numgen_targets(&g.chains[&names.service]).len(), 2);
+    assert_eq!(
+        dnat_slots(&g.chains[&names.service]),
+        vec![(SlotKey::Addr, 2, 0), (SlotKey::NodePort, 2, 0)]
+    );
+    assert_eq!(
+        dnat_slots(&g.chains[&names.local]),
+        vec![(SlotKey::Addr, 1, 2), (SlotKey::NodePort, 1, 2)]
+    );
     let ext = &g.chains[&names.external].rules;
     assert_eq!(
         ext[0],
@@ -367,33 +460,50 @@ fn incremental_touches_only_the_changed_service() {
     let c = cfg();
     let old_model = many(20);
     let old = build(&old_model, &c);
-    let mut new_model = old_model.clone();
     let changed = name("s7");
-    new_model
+    let names = ServiceChains::new(&changed);
+
+    // An endpoint replaced (a rolling update's step): map elements only.
+    let mut replaced = old_model.clone();
+    replaced
+        .endpoints
+        .insert(changed.clone(), vec![ep("10.244.9.9", "x")]);
+    let new = build(&replaced, &c);
+    let tx = nft::incremental(&old, &new).expect("same skeleton");
+    assert!(tx.touched_chains().is_empty(), "{tx:?}");
+    assert!(tx.commands.iter().all(|c| matches!(
+        c,
+        nft::Command::AddElements(..) | nft::Command::DeleteElements(..)
+    )));
+    let text = nft::to_text(&tx);
+    assert!(
+        text.contains("delete element ip kp-test service-endpoints-tcp { 10.0.0.8 . 80 . 0 }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("add element ip kp-test service-endpoints-tcp { 10.0.0.8 . 80 . 0 : 10.244.9.9 . 8080 }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("10.244.9.9 . 10.244.9.9 . tcp . 8080 . 10.0.0.8"),
+        "{text}"
+    );
+    assert!(!text.contains("goto"), "no verdicts: {text}");
+
+    // An endpoint added: the service's one rule changes (the modulus).
+    let mut grown = old_model.clone();
+    grown
         .endpoints
         .get_mut(&changed)
         .unwrap()
         .push(ep("10.244.9.9", "x"));
-    let new = build(&new_model, &c);
+    let new = build(&grown, &c);
     let tx = nft::incremental(&old, &new).expect("same skeleton");
-    let names = ServiceChains::new(&changed);
     let touched = tx.touched_chains();
-    assert!(!touched.is_empty());
-    for ch in &touched {
-        assert!(
-            ch.contains("/s7/"),
-            "incremental sync touched {ch}, not of the changed service"
-        );
-    }
+    assert_eq!(touched.len(), 1, "{touched:?}");
     assert!(touched.contains(names.service.as_str()));
-    assert!(touched.contains(names.endpoint(&ep("10.244.9.9", "x")).as_str()));
-    // The old endpoint's chain is unchanged, so not rewritten.
-    assert!(!touched.contains(names.endpoint(&ep("10.244.0.8", "x")).as_str()));
-    // No map element changes: the cluster IP still points at the same chain.
-    assert!(!tx.commands.iter().any(|c| matches!(
-        c,
-        nft::Command::AddElements(..) | nft::Command::DeleteElements(..)
-    )));
+    // The cluster IP still points at the same chain: no verdict changes.
+    assert!(!nft::to_text(&tx).contains("goto"));
     // Nothing changed: nothing to do.
     assert!(nft::incremental(&new, &new).unwrap().is_empty());
 }
@@ -451,8 +561,13 @@ fn full_sync_is_one_transaction_recreating_or_flushing() {
     assert!(resync
         .commands
         .contains(&nft::Command::DeleteChain(gone.service.clone())));
-    let json = nft::to_json(&resync);
-    assert!(json["nftables"].as_array().unwrap().len() > resync.commands.len());
+    // The endpoint maps are emptied and refilled with the rest.
+    let text = nft::to_text(&resync);
+    assert!(
+        text.contains("flush map ip kp-test service-endpoints-tcp"),
+        "{text}"
+    );
+    assert!(text.contains("add element ip kp-test service-endpoints-tcp { 10.0.0.2 . 80 . 0 : 10.244.0.2 . 8080 }"), "{text}");
 }
 
 #[test]
@@ -474,4 +589,70 @@ fn text_rendering() {
         text.contains("add element ip kp-test service-nodeports { tcp . 30080 : goto external-")
     );
     assert!(text.contains("flags dynamic,timeout ; timeout 10s"));
+    // Without affinity: endpoints are map elements behind one rule.
+    let sp = ServicePort {
+        node_port: Some(30080),
+        ..svc("10.0.0.1")
+    };
+    let rs = build(&one(&n, sp, vec![ep("10.244.0.5", NODE)]), &cfg());
+    let text = nft::ruleset_text(&rs);
+    for want in [
+        "meta l4proto tcp dnat ip addr . port to ip daddr . tcp dport . numgen random mod 1 map @service-endpoints-tcp",
+        "meta l4proto tcp dnat ip addr . port to tcp dport . numgen random mod 1 map @nodeport-endpoints-tcp",
+        "add element ip kp-test service-endpoints-tcp { 10.0.0.1 . 80 . 0 : 10.244.0.5 . 8080 }",
+        "add element ip kp-test nodeport-endpoints-tcp { 30080 . 0 : 10.244.0.5 . 8080 }",
+        "add element ip kp-test hairpin { 10.244.0.5 . 10.244.0.5 . tcp . 8080 . 10.0.0.1 }",
+        "nat-postrouting ip saddr . ip daddr . meta l4proto . th dport . ct original ip daddr @hairpin jump mark-for-masquerade",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+}
+
+#[test]
+fn rebuild_of_changed_ports_equals_a_whole_build() {
+    let c = cfg();
+    let old_model = many(30);
+    let mut rs = build(&old_model, &c);
+    let mut m = old_model.clone();
+    m.endpoints.insert(name("s3"), vec![ep("10.244.9.9", "x")]);
+    m.services.remove(&name("s5"));
+    m.endpoints.remove(&name("s5"));
+    m.services.insert(name("zz"), svc("10.0.9.1"));
+    m.endpoints.insert(name("zz"), vec![ep("10.244.9.10", "x")]);
+    let changed = crate::model::changed_ports(&old_model, &m);
+    assert_eq!(
+        changed.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        vec!["s3", "s5", "zz"]
+    );
+    let groups = rebuild(&rs, &m, &changed, &c).expect("no conflicts");
+    assert_eq!(groups.len(), 3);
+    assert!(groups[&name("s5")].is_none());
+    let whole = build(&m, &c);
+    let tx = nft::incremental_groups(&rs, &groups);
+    assert_eq!(tx, nft::incremental(&rs, &whole).unwrap());
+    rs.replace(groups);
+    assert_eq!(rs, whole, "same groups and the same key index");
+    // Nothing changed: nothing rebuilt.
+    assert!(rebuild(&rs, &m, &BTreeSet::new(), &c).unwrap().is_empty());
+    // A changed skeleton needs a whole build.
+    let mut c2 = c.clone();
+    c2.nodeport_ips = Some(vec![]);
+    assert!(rebuild(&rs, &m, &changed, &c2).is_none());
+}
+
+#[test]
+fn rebuild_declines_when_keys_collide() {
+    let c = cfg();
+    let mut m = many(3);
+    let rs = build(&m, &c);
+    // s2 takes s0's cluster IP: whose it is depends on the other group.
+    m.services.insert(name("s2"), svc("10.0.0.1"));
+    let changed = crate::model::changed_ports(&many(3), &m);
+    assert!(rebuild(&rs, &m, &changed, &c).is_none());
+    // Once contested, only whole builds decide.
+    let contested = build(&m, &c);
+    let mut m2 = m.clone();
+    m2.endpoints.insert(name("s1"), vec![]);
+    let changed = crate::model::changed_ports(&m, &m2);
+    assert!(rebuild(&contested, &m2, &changed, &c).is_none());
 }

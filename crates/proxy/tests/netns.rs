@@ -56,6 +56,43 @@ async fn cluster_ip_node_port_and_reject_through_real_nft() {
     eventually_body(localhost_np);
     refused(SocketAddr::from((empty_ip, 8080)));
 
+    // Hairpin: the pod reaching itself through its cluster IP works only
+    // because the reply is masqueraded (else it sees its own source).
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while net.get_from_pod(cluster_ip).as_deref() != Some(support::BODY) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hairpin through the cluster IP"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // Replacing the endpoint (same count) only rewrites map elements: to a
+    // port nobody listens on, then back.
+    let mut moved = model.clone();
+    moved.endpoints.insert(
+        web.clone(),
+        vec![Endpoint::ready(net.pod_ip(), 81, Some("node-a"))],
+    );
+    let out = syncer.sync(moved, false).await.expect("incremental sync");
+    assert!(!out.full);
+    refused(cluster_ip);
+    refused(localhost_np);
+    let out = syncer
+        .sync(model.clone(), false)
+        .await
+        .expect("incremental sync");
+    assert!(!out.full);
+    eventually_body(cluster_ip);
+    eventually_body(localhost_np);
+    // Those element-only changes went over netlink: the hairpin element
+    // written that way works too.
+    assert_eq!(
+        net.get_from_pod(cluster_ip).as_deref(),
+        Some(support::BODY),
+        "hairpin after an element-only change"
+    );
+
     // Incremental: the endpoint goes, the service refuses; it comes back.
     let mut gone = model.clone();
     gone.endpoints.remove(&web);

@@ -1,11 +1,12 @@
 //! proxy-bench: the Service data plane's two programs on this machine.
 //!
 //! nftables: a full sync of N Services × E endpoints through the proxy
-//! library (model → `ruleset::build` → `nft::full` → JSON → `nft -j -f -`,
+//! library (model → `ruleset::build` → `nft::full` → text → `nft -f -`,
 //! what `Syncer::sync` does) into a bench-owned table, against `nft -f` of
-//! the same transaction rendered as text, alternating in the same run; then
-//! one endpoint change at a time as an incremental sync. The table is
-//! deleted at the end, on error and on Ctrl-C.
+//! the same transaction rendered beforehand, alternating in the same run;
+//! then one endpoint change at a time through `Syncer::sync`, against
+//! `nft -f` of the same kind of transaction. The table is deleted at the
+//! end, on error and on Ctrl-C.
 //!
 //! DNS: the `dns` crate's server on 127.0.0.1 (ephemeral port) with an
 //! index of D Services, driven by `dns::loadgen` over loopback, against a
@@ -30,7 +31,7 @@ use bench::procs::TempDir;
 use bench::report::{Goal, Machine};
 use bench::svc_model;
 use proxy::nft::{self, Nft};
-use proxy::{NftCli, RulesetConfig};
+use proxy::{NftCli, RulesetConfig, Syncer};
 
 /// A full sync through the library may take this much longer than `nft -f`.
 const GOAL_FULL_RATIO: f64 = 1.2;
@@ -47,10 +48,10 @@ struct Flags {
     #[arg(long, default_value_t = 10)]
     endpoints: u32,
     /// Full syncs per path (library and `nft -f`), alternating.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     repeats: usize,
     /// Incremental syncs of one changed endpoint each, per path (library,
-    /// and `nft -f -` of the diff as text; they alternate).
+    /// and `nft -f` of the diff; they alternate).
     #[arg(long, default_value_t = 50)]
     changes: usize,
     /// The nftables table (family ip); default `bench-proxy-<pid>`.
@@ -99,16 +100,16 @@ struct Incremental {
     changes: usize,
     /// Commands in one transaction (median).
     commands_p50: f64,
-    /// Build + diff + apply: what one endpoint change costs the proxy.
+    /// `Syncer::sync`: diff the models, rebuild the changed port, diff
+    /// its group, apply. What one endpoint change costs the proxy.
     total: Latency,
-    /// `ruleset::build` of the whole model.
-    build: Latency,
-    /// `nft::incremental`.
-    diff: Latency,
-    /// `NftCli::apply`: JSON and one `nft -j -f -` run.
+    /// Of which `NftCli::apply` (an nfnetlink batch for element-only
+    /// transactions, else `nft -f -`).
     apply: Latency,
-    /// Baseline: `nft -f -` of an equivalent diff rendered as text
-    /// (alternate changes), rendering not timed.
+    /// Library transactions sent over netlink rather than `nft`.
+    over_netlink: usize,
+    /// Baseline: `nft -f <file>` of the same kind of transaction, rendered
+    /// beforehand (alternate changes).
     text_apply: Latency,
 }
 
@@ -119,14 +120,13 @@ struct NftResult {
     endpoints_per_service: u32,
     chains: usize,
     commands: usize,
-    json_bytes: usize,
+    elements: usize,
     text_bytes: usize,
     /// In-process pieces, measured once.
     build_ms: f64,
     full_diff_ms: f64,
-    json_ms: f64,
     text_render_ms: f64,
-    /// The library path per repeat: build + full + JSON + `nft -j -f -`.
+    /// The library path per repeat: build + full + text + `nft -f -`.
     library_full_ms: Vec<f64>,
     library_full_median_ms: f64,
     /// `nft -f <file>` of the same transaction as text (rendered beforehand).
@@ -321,32 +321,6 @@ async fn nft_file(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `nft -f -` with `text` on stdin.
-async fn nft_stdin(text: &str) -> anyhow::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running nft")?;
-    let mut stdin = child.stdin.take().context("nft stdin")?;
-    stdin.write_all(text.as_bytes()).await?;
-    drop(stdin);
-    let out = child.wait_with_output().await?;
-    if !out.status.success() {
-        bail!(
-            "nft -f -: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .chars()
-                .take(2000)
-                .collect::<String>()
-        );
-    }
-    Ok(())
-}
-
 async fn nft_part(flags: &Flags) -> anyhow::Result<NftResult> {
     let table_name = flags
         .table
@@ -376,16 +350,20 @@ async fn nft_part(flags: &Flags) -> anyhow::Result<NftResult> {
     let tx = nft::full(&rs, None);
     let full_diff_ms = ms_since(t);
     let t = Instant::now();
-    let json = nft::to_json(&tx).to_string();
-    let json_ms = ms_since(t);
-    let t = Instant::now();
     let text = nft::to_text(&tx);
     let text_render_ms = ms_since(t);
     let text_file = dir.path().join("full.nft");
     std::fs::write(&text_file, &text)?;
-    let (chains, commands, json_bytes, text_bytes) =
-        (rs.chain_count(), tx.commands.len(), json.len(), text.len());
-    drop((json, text, tx));
+    let elements = tx
+        .commands
+        .iter()
+        .map(|c| match c {
+            nft::Command::AddElements(_, v) => v.len(),
+            _ => 0,
+        })
+        .sum();
+    let (chains, commands, text_bytes) = (rs.chain_count(), tx.commands.len(), text.len());
+    drop((text, tx, rs));
 
     // Both paths from an absent table, alternating which goes first.
     let cli = NftCli::default();
@@ -413,54 +391,58 @@ async fn nft_part(flags: &Flags) -> anyhow::Result<NftResult> {
             nft_text_ms.last().copied().unwrap_or(0.0)
         );
     }
-    // Both paths applied the same transaction: the table now holds `rs`.
 
-    // One endpoint change at a time; changes alternate between the library
-    // path and the same diff as text through `nft -f -` (the baseline).
+    // One endpoint change at a time through the proxy's own sync loop
+    // body. The syncer starts with the full sync it would do at start-up
+    // (untimed: the table is then what both full paths left); changes then
+    // alternate between the library (`nft -f -` fed by the syncer) and the
+    // baseline (the syncer's transaction written to a file first, then
+    // `nft -f <file>` timed).
     eprintln!("bench: nft: {} incremental syncs per path", flags.changes);
+    let probe = Probe::new(dir.path().join("delta.nft"));
+    let mut syncer = Syncer::new(cfg.clone(), probe.clone());
+    syncer.sync(model.clone(), true).await?;
     let mut m = model;
-    let mut old = rs;
-    let (mut total, mut build, mut diff, mut apply, mut cmds) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut text_apply = Vec::new();
+    let (mut total, mut apply, mut cmds, mut text_apply) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut last_changed = None;
+    let mut over_netlink = 0;
     for c in 0..2 * flags.changes {
         let i = ((c as u64 * 7919) % u64::from(s)) as u32;
-        svc_model::replace_endpoint(&mut m, i, s * e + c as u32);
-        let t0 = Instant::now();
-        let new = proxy::build(&m, &cfg);
-        let t1 = Instant::now();
-        let tx = nft::incremental(&old, &new).context("an endpoint change gave no diff")?;
-        let t2 = Instant::now();
-        if c % 2 == 0 {
-            cli.apply(&tx).await?;
-            let t3 = Instant::now();
-            total.push((t3 - t0).as_secs_f64() * 1e3);
-            build.push((t1 - t0).as_secs_f64() * 1e3);
-            diff.push((t2 - t1).as_secs_f64() * 1e3);
-            apply.push((t3 - t2).as_secs_f64() * 1e3);
-            cmds.push(tx.commands.len() as f64);
-        } else {
-            let text = nft::to_text(&tx);
-            let t = Instant::now();
-            nft_stdin(&text).await?;
-            text_apply.push(ms_since(t));
+        let fresh = s * e + c as u32;
+        svc_model::replace_endpoint(&mut m, i, fresh);
+        let next = m.clone();
+        let library = c % 2 == 0;
+        probe.set_library(library);
+        let t = Instant::now();
+        let out = syncer.sync(next, false).await?;
+        let took = ms_since(t);
+        if out.full {
+            bail!("an endpoint change needed a full sync");
         }
-        old = new;
-        last_changed = Some((i, s * e + c as u32));
+        let nft_ms = probe.last_ms();
+        if library {
+            total.push(took);
+            apply.push(nft_ms);
+            cmds.push(out.commands as f64);
+            over_netlink += usize::from(probe.last_netlink());
+        } else {
+            text_apply.push(nft_ms);
+        }
+        last_changed = Some((i, fresh));
     }
-    // The kernel has the last change: its service chain names the fresh
-    // endpoint's chain.
-    if let Some((i, fresh)) = last_changed {
-        let chains = proxy::ruleset::ServiceChains::new(&svc_model::port_name(i));
+    // The kernel has the last change: the endpoint map holds the fresh
+    // endpoint.
+    if let Some((_, fresh)) = last_changed {
+        let map = proxy::ruleset::SlotKey::Addr.map(proxy::Protocol::Tcp);
         let out = tokio::process::Command::new("nft")
-            .args(["list", "chain", "ip", &table_name, &chains.service])
+            .args(["list", "map", "ip", &table_name, &map])
             .output()
             .await?;
         let listing = String::from_utf8_lossy(&out.stdout);
-        let want = svc_model::endpoint_ip(fresh).to_string();
+        let want = format!("{} . 8080", svc_model::endpoint_ip(fresh));
         if !listing.contains(&want) {
-            bail!("the last incremental sync is not in the kernel: {listing}");
+            bail!("the last incremental sync is not in the kernel: no {want} in map {map}");
         }
     }
     table.delete().await?;
@@ -474,11 +456,10 @@ async fn nft_part(flags: &Flags) -> anyhow::Result<NftResult> {
         endpoints_per_service: e,
         chains,
         commands,
-        json_bytes,
+        elements,
         text_bytes,
         build_ms,
         full_diff_ms,
-        json_ms,
         text_render_ms,
         library_full_ms,
         library_full_median_ms,
@@ -489,12 +470,91 @@ async fn nft_part(flags: &Flags) -> anyhow::Result<NftResult> {
             changes: flags.changes,
             commands_p50: median(&cmds),
             total: Latency::of(total),
-            build: Latency::of(build),
-            diff: Latency::of(diff),
             apply: Latency::of(apply),
+            over_netlink,
             text_apply: Latency::of(text_apply),
         },
     })
+}
+
+/// The syncer's `Nft` in the incremental phase: the library path
+/// (`NftCli::apply`: netlink for element-only transactions, else `nft -f
+/// -`) or the baseline (write the text to a file untimed, then time `nft -f
+/// <file>`); records how long applying took either way.
+#[derive(Clone)]
+struct Probe {
+    file: PathBuf,
+    library: Arc<std::sync::atomic::AtomicBool>,
+    last_ms: Arc<std::sync::Mutex<f64>>,
+    last_netlink: Arc<std::sync::atomic::AtomicBool>,
+    cli: NftCli,
+}
+
+impl Probe {
+    fn new(file: PathBuf) -> Probe {
+        Probe {
+            file,
+            library: Arc::new(true.into()),
+            last_ms: Arc::default(),
+            last_netlink: Arc::default(),
+            cli: NftCli::default(),
+        }
+    }
+
+    fn set_library(&self, on: bool) {
+        self.library.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn last_netlink(&self) -> bool {
+        self.last_netlink.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn last_ms(&self) -> f64 {
+        *self.last_ms.lock().expect("probe lock")
+    }
+}
+
+impl Probe {
+    async fn run(&self, tx: &nft::Transaction) -> Result<(), proxy::Error> {
+        if self.library.load(std::sync::atomic::Ordering::Relaxed) {
+            self.last_netlink.store(
+                proxy::netlink::encodable(tx),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let t = Instant::now();
+            let r = self.cli.apply(tx).await;
+            *self.last_ms.lock().expect("probe lock") = ms_since(t);
+            return r;
+        }
+        std::fs::write(&self.file, nft::to_text(tx)).map_err(|source| proxy::Error::NftRun {
+            program: "writing the baseline script".into(),
+            source,
+        })?;
+        let t = Instant::now();
+        let r = nft_file(&self.file).await.map_err(|e| proxy::Error::Nft {
+            table: tx.table.clone(),
+            status: "baseline".into(),
+            stderr: e.to_string(),
+        });
+        *self.last_ms.lock().expect("probe lock") = ms_since(t);
+        r
+    }
+}
+
+// `Nft` is an `async_trait`; this is its expansion, written out so the
+// bench needs no dependency on the macro crate.
+impl Nft for Probe {
+    fn apply<'a, 'b, 'f>(
+        &'a self,
+        tx: &'b nft::Transaction,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), proxy::Error>> + Send + 'f>>
+    where
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        Box::pin(self.run(tx))
+    }
 }
 
 // ------------------------------------------------------------------ DNS
@@ -620,32 +680,33 @@ fn markdown(r: &ProxyReport) -> String {
         let _ = writeln!(s, "## nftables sync\n");
         let _ = writeln!(
             s,
-            "{} ClusterIP Services × {} ready endpoints = {} chains, {} commands \
-             ({:.1} MiB of JSON, {:.1} MiB as `nft -f` text), into the bench's own table `ip {}`.\n",
+            "{} ClusterIP Services × {} ready endpoints: {} chains and {} map and set \
+             elements, {} commands ({:.1} MiB of `nft -f` text), into the bench's own table \
+             `ip {}`.\n",
             n.services,
             n.endpoints_per_service,
             n.chains,
+            n.elements,
             n.commands,
-            n.json_bytes as f64 / 1048576.0,
             n.text_bytes as f64 / 1048576.0,
             n.table
         );
         let _ = writeln!(s, "| measure | value |\n| --- | ---: |");
         let _ = writeln!(
             s,
-            "| **full sync, library path** (build + diff + JSON + `nft -j -f -`), median | **{:.0} ms** |",
+            "| **full sync, library path** (build + diff + text + `nft -f -`), median | **{:.0} ms** |",
             n.library_full_median_ms
         );
         let _ = writeln!(
             s,
-            "| baseline: `nft -f` of the same transaction as text, median | {:.0} ms |",
+            "| baseline: `nft -f` of the same transaction, rendered beforehand, median | {:.0} ms |",
             n.nft_text_median_ms
         );
         let _ = writeln!(s, "| ratio library / `nft -f` | {:.2}× |", n.ratio);
         let _ = writeln!(
             s,
-            "| in process: `ruleset::build` / `nft::full` / JSON / text rendering | {:.0} / {:.0} / {:.0} / {:.0} ms |",
-            n.build_ms, n.full_diff_ms, n.json_ms, n.text_render_ms
+            "| in process: `ruleset::build` / `nft::full` / text rendering | {:.0} / {:.0} / {:.0} ms |",
+            n.build_ms, n.full_diff_ms, n.text_render_ms
         );
         let _ = writeln!(
             s,
@@ -655,27 +716,17 @@ fn markdown(r: &ProxyReport) -> String {
         let _ = writeln!(s, "| each run, `nft -f` | {} ms |", join_ms(&n.nft_text_ms));
         let _ = writeln!(
             s,
-            "| **one endpoint change, incremental sync** p50 / p99 / max ({} changes) | **{:.1}** / {:.1} / {:.1} ms |",
+            "| **one endpoint change, `Syncer::sync`** p50 / p99 / max ({} changes) | **{:.1}** / {:.1} / {:.1} ms |",
             i.changes, i.total.p50_ms, i.total.p99_ms, i.total.max_ms
         );
         let _ = writeln!(
             s,
-            "| of which `ruleset::build` (whole model) p50 / p99 | {:.1} / {:.1} ms |",
-            i.build.p50_ms, i.build.p99_ms
+            "| of which applying (nfnetlink batch: {} of {}) p50 / p99 | {:.2} / {:.2} ms |",
+            i.over_netlink, i.changes, i.apply.p50_ms, i.apply.p99_ms
         );
         let _ = writeln!(
             s,
-            "| of which `nft::incremental` p50 / p99 | {:.2} / {:.2} ms |",
-            i.diff.p50_ms, i.diff.p99_ms
-        );
-        let _ = writeln!(
-            s,
-            "| of which apply (JSON + `nft -j -f -`) p50 / p99 | {:.1} / {:.1} ms |",
-            i.apply.p50_ms, i.apply.p99_ms
-        );
-        let _ = writeln!(
-            s,
-            "| baseline: the same kind of diff as text through `nft -f -` p50 / p99 | {:.1} / {:.1} ms |",
+            "| baseline: `nft -f <file>` of the same kind of transaction p50 / p99 | {:.1} / {:.1} ms |",
             i.text_apply.p50_ms, i.text_apply.p99_ms
         );
         let _ = writeln!(
@@ -686,13 +737,59 @@ fn markdown(r: &ProxyReport) -> String {
         let _ = writeln!(
             s,
             "Full syncs start from an absent table each time (deleting it is not timed) and \
-             alternate which path goes first. The text is rendered before the clock starts; \
-             the library path includes building the ruleset from the model. An incremental \
-             sync replaces one endpoint of one service (as a rolling update does), rebuilds the \
-             ruleset, diffs it against the one applied and applies the diff, as `Syncer::sync` \
-             does; every other change instead goes as text through `nft -f -` (the baseline; \
-             `nft` pays for reading the table into its cache either way). The bench then checks \
-             the kernel's chain for the last change.\n"
+             alternate which path goes first; the baseline's text is rendered before its clock \
+             starts, the library path includes building the ruleset from the model. An \
+             incremental sync replaces one endpoint of one service (a rolling update's step) \
+             and calls `Syncer::sync` as the proxy's loop does: it finds the changed service \
+             port by comparing the models, rebuilds that port's group only \
+             (`ruleset::rebuild`), diffs it and applies the diff with `NftCli::apply`. Every \
+             other change goes the same way up to the transaction, which is then rendered, \
+             written to a file and applied with a timed `nft -f <file>` (the baseline: the same \
+             delta through the `nft` tool). The bench then checks the endpoint map in the \
+             kernel for the last change.\n"
+        );
+        let _ = writeln!(s, "### What bounds these numbers\n");
+        let _ = writeln!(
+            s,
+            "*Incremental.* An endpoint change is {:.0} commands of map elements only \
+             (`delete`/`add element` on `service-endpoints-tcp` and `hairpin`): each \
+             service's chain holds one fixed rule, `dnat ip addr . port to ip daddr . tcp dport \
+             . numgen random mod N map @service-endpoints-tcp`, and the endpoints are the map's \
+             data. That keeps away the kernel cost that grows with the table: nf_tables \
+             re-validates the table's whole chain graph on commit whenever a transaction adds a \
+             rule or a jump/goto verdict (every chain reachable from a base chain, through every \
+             verdict-map element). With one chain per endpoint, as upstream's layout and ours \
+             before had it (~110 000 chains here), one endpoint change at 10 000 services took \
+             70–190 ms on this kernel on an idle machine and 0.85–0.95 s with a build running \
+             alongside; measured with `strace -T`, the commit alone of one added DNAT rule takes \
+             ~12 ms on a table of 10 000 service chains and of one added verdict-map element \
+             ~20 ms, against ~1.5 ms for data elements.\n",
+            i.commands_p50
+        );
+        let _ = writeln!(
+            s,
+            "The `nft` tool is the other cost that grows with the table: nft 1.0.6 reads the \
+             table's chains and sets into its cache before every run (and every element of every \
+             interval set: a per-service interval-map layout took 4–6 s per change for that \
+             alone) and frees them after, which is what the baseline's {:.0} ms p50 mostly is, \
+             the commit itself being about a millisecond. So the library sends element-only \
+             transactions as one nfnetlink batch itself (`proxy::netlink`; {} of {} changes \
+             here) and applies in {:.2} ms p50; the rest of its {:.1} ms is comparing the two \
+             10 000-service models to find what changed and, on this shared 2-core machine, \
+             scheduling. A change of the endpoint *count* rewrites the service's one rule (the \
+             modulus), goes through `nft -f -` and pays the validation walk; ClientIP session \
+             affinity services keep per-endpoint chains (the remembered endpoint is checked per \
+             endpoint) and pay it on every change.\n",
+            i.text_apply.p50_ms, i.over_netlink, i.changes, i.apply.p50_ms, i.total.p50_ms
+        );
+        let _ = writeln!(
+            s,
+            "*Full sync.* Both paths are bounded by `nft` parsing and evaluating the text and \
+             the kernel committing {} chains and {} elements in one transaction; the library's \
+             own work (build, diff, rendering: {:.0} ms in all) is small beside it.\n",
+            n.chains,
+            n.elements,
+            n.build_ms + n.full_diff_ms + n.text_render_ms
         );
     }
     if let Some(d) = &r.dns {

@@ -108,6 +108,22 @@ impl Net {
     pub fn pod_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, 213, self.subnet, 2)
     }
+
+    /// An HTTP GET from inside the pod's namespace (busybox wget, under
+    /// `timeout` as its own `-T` is unreliable); the body, or `None`.
+    pub fn get_from_pod(&self, addr: SocketAddr) -> Option<String> {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &self.ns, "timeout", "5", "busybox", "wget", "-q", "-O", "-",
+            ])
+            .arg(format!("http://{addr}/"))
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
 }
 
 impl Drop for Net {
