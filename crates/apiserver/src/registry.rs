@@ -1339,7 +1339,11 @@ impl Registry {
             }
             Self::set_type(r, &mut new);
             new = self.prepare_for_update(r, subresource, new, &old)?;
-            if !subresource.is_empty() && subresource != "status" && subresource != "finalize" {
+            if !subresource.is_empty()
+                && subresource != "status"
+                && subresource != "finalize"
+                && subresource != "approval"
+            {
                 return Err(StatusError::method_not_allowed());
             }
             defaults::apply_defaults(r.group, r.kind, &mut new);
@@ -1491,6 +1495,19 @@ impl Registry {
                     for f in ["labels", "annotations"] {
                         if let Some(v) = new.pointer(&format!("/metadata/{f}")) {
                             meta::set_meta(&mut out, f, v.clone());
+                        }
+                    }
+                }
+                return Ok(out);
+            }
+            "approval" => {
+                // CSR approval changes only status.conditions.
+                let mut out = old.clone();
+                match new.pointer("/status/conditions") {
+                    Some(c) => out["status"]["conditions"] = c.clone(),
+                    None => {
+                        if let Some(st) = out.get_mut("status").and_then(Value::as_object_mut) {
+                            st.remove("conditions");
                         }
                     }
                 }

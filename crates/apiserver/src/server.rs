@@ -908,7 +908,7 @@ async fn resource(
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
         }
-        ("update", "" | "status" | "finalize") => {
+        ("update", "" | "status" | "finalize" | "approval") => {
             let decoded =
                 http_util::decode_body(ct.as_deref(), &bytes, (&r.api_version(), r.kind))?;
             ctx.duplicates = decoded.duplicates;
@@ -934,7 +934,7 @@ async fn resource(
                 .await?;
             Ok(object_response(StatusCode::OK, &scale, &fmt))
         }
-        ("patch", "" | "status" | "scale") => {
+        ("patch", "" | "status" | "scale" | "approval") => {
             let pt = ct
                 .as_deref()
                 .and_then(|c| c.split(';').next())

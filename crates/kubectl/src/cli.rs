@@ -96,6 +96,55 @@ pub enum Cmd {
     ClusterInfo,
     /// Modify kubeconfig files.
     Config(ConfigArgs),
+    /// Show details of a specific resource or group of resources.
+    Describe(crate::cmd::describe::DescribeArgs),
+    /// Print the logs for a container in a pod.
+    Logs(crate::cmd::logs::LogsArgs),
+    /// Execute a command in a container.
+    Exec(crate::cmd::exec::ExecArgs),
+    /// Attach to a running container.
+    Attach(crate::cmd::attach::AttachArgs),
+    /// Forward one or more local ports to a pod.
+    #[command(name = "port-forward")]
+    PortForward(crate::cmd::portforward::PortForwardArgs),
+    /// Copy files and directories to and from containers.
+    Cp(crate::cmd::cp::CpArgs),
+    /// Run a particular image on the cluster.
+    Run(crate::cmd::run::RunArgs),
+    /// Take a replication controller, service, deployment or pod and expose it as a new Kubernetes service.
+    Expose(crate::cmd::expose::ExposeArgs),
+    /// Set specific features on objects.
+    Set(crate::cmd::set::SetArgs),
+    /// Manage the rollout of a resource.
+    Rollout(crate::cmd::rollout::RolloutArgs),
+    /// Auto-scale a deployment, replica set, stateful set, or replication controller.
+    Autoscale(crate::cmd::autoscale::AutoscaleArgs),
+    /// Experimental: Wait for a specific condition on one or many resources.
+    Wait(crate::cmd::wait::WaitArgs),
+    /// Edit a resource on the server.
+    Edit(crate::cmd::edit::EditArgs),
+    /// Replace a resource by file name or stdin.
+    Replace(crate::cmd::replace::ReplaceArgs),
+    /// Diff the live version against a would-be applied version.
+    Diff(crate::cmd::diff::DiffArgs),
+    /// Mark node as unschedulable.
+    Cordon(crate::cmd::cordon::CordonArgs),
+    /// Mark node as schedulable.
+    Uncordon(crate::cmd::uncordon::UncordonArgs),
+    /// Drain node in preparation for maintenance.
+    Drain(crate::cmd::drain::DrainArgs),
+    /// Update the taints on one or more nodes.
+    Taint(crate::cmd::taint::TaintArgs),
+    /// Inspect authorization.
+    Auth(crate::cmd::auth::AuthArgs),
+    /// Modify certificate resources.
+    Certificate(crate::cmd::certificate::CertificateArgs),
+    /// Output shell completion code for the specified shell (bash, zsh, fish, or powershell).
+    Completion(crate::cmd::completion::CompletionArgs),
+    /// Get documentation for a resource.
+    Explain(crate::cmd::explain::ExplainArgs),
+    /// Display resource (CPU/memory) usage.
+    Top(crate::cmd::top::TopArgs),
 }
 
 /// `kubectl get`.
@@ -218,6 +267,112 @@ pub enum CreateCmd {
         #[command(subcommand)]
         kind: ServiceCmd,
     },
+    /// Create a role with single rule.
+    Role {
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        verb: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        resource: Vec<String>,
+        #[arg(long = "resource-name")]
+        resource_name: Vec<String>,
+    },
+    /// Create a cluster role.
+    Clusterrole {
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        verb: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        resource: Vec<String>,
+        #[arg(long = "resource-name")]
+        resource_name: Vec<String>,
+        #[arg(long = "non-resource-url", value_delimiter = ',')]
+        non_resource_url: Vec<String>,
+        #[arg(long = "aggregation-rule")]
+        aggregation_rule: Vec<String>,
+    },
+    /// Create a role binding for a particular role or cluster role.
+    Rolebinding {
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        clusterrole: Option<String>,
+        #[arg(long)]
+        user: Vec<String>,
+        #[arg(long)]
+        group: Vec<String>,
+        #[arg(long)]
+        serviceaccount: Vec<String>,
+    },
+    /// Create a cluster role binding for a particular cluster role.
+    Clusterrolebinding {
+        name: Option<String>,
+        #[arg(long)]
+        clusterrole: Option<String>,
+        #[arg(long)]
+        user: Vec<String>,
+        #[arg(long)]
+        group: Vec<String>,
+        #[arg(long)]
+        serviceaccount: Vec<String>,
+    },
+    /// Create a job with the specified name.
+    Job {
+        name: Option<String>,
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Create a cron job with the specified name.
+    #[command(alias = "cj")]
+    Cronjob {
+        name: Option<String>,
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long)]
+        restart: Option<String>,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Create a priority class with the specified name.
+    #[command(alias = "pc")]
+    Priorityclass {
+        name: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        value: i32,
+        #[arg(long = "global-default", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+        global_default: bool,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long = "preemption-policy", default_value = "PreemptLowerPriority")]
+        preemption_policy: String,
+    },
+    /// Create a quota with the specified name.
+    #[command(alias = "resourcequota")]
+    Quota {
+        name: Option<String>,
+        #[arg(long)]
+        hard: Option<String>,
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// Create a pod disruption budget with the specified name.
+    #[command(alias = "pdb")]
+    Poddisruptionbudget {
+        name: Option<String>,
+        #[arg(long = "min-available")]
+        min_available: Option<String>,
+        #[arg(long = "max-unavailable")]
+        max_unavailable: Option<String>,
+        #[arg(long)]
+        selector: Option<String>,
+    },
 }
 
 /// `kubectl create secret <type>`.
@@ -232,6 +387,29 @@ pub enum SecretCmd {
         from_file: Vec<String>,
         #[arg(long = "type")]
         type_: Option<String>,
+    },
+    /// Create a secret for use with a Docker registry.
+    #[command(name = "docker-registry")]
+    DockerRegistry {
+        name: Option<String>,
+        #[arg(long = "docker-username")]
+        docker_username: Option<String>,
+        #[arg(long = "docker-password")]
+        docker_password: Option<String>,
+        #[arg(long = "docker-email")]
+        docker_email: Option<String>,
+        #[arg(long = "docker-server", default_value = "https://index.docker.io/v1/")]
+        docker_server: String,
+        #[arg(long = "from-file", value_delimiter = ',')]
+        from_file: Vec<String>,
+    },
+    /// Create a TLS secret.
+    Tls {
+        name: Option<String>,
+        #[arg(long)]
+        cert: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 

@@ -50,6 +50,12 @@ impl Client {
         &self.server
     }
 
+    /// The kube-rs client underneath, for streams this type does not wrap
+    /// (WebSocket upgrades, raw log bodies).
+    pub fn kube(&self) -> &kube::Client {
+        &self.inner
+    }
+
     /// Sends a request and returns the decoded JSON body of a success.
     pub async fn call(
         &self,

@@ -32,6 +32,19 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// A remote command (exec, attach, cp) exited non-zero: upstream
+    /// prints this line and exits with the command's code.
+    #[error("command terminated with exit code {0}")]
+    Exit(i32),
+    /// A failure printed as is with its own exit code (`kubectl run`'s
+    /// terminated pod: the container's exit code).
+    #[error("{message}")]
+    ExitWith {
+        /// The process exit code.
+        code: i32,
+        /// What is printed.
+        message: String,
+    },
     /// A local file could not be read or written.
     #[error("error: {context}: {source}")]
     Io {
@@ -54,6 +67,16 @@ impl Error {
         Error::Usage {
             msg: msg.into(),
             cmd: cmd.to_string(),
+        }
+    }
+
+    /// The process exit code: the remote command's for [`Error::Exit`],
+    /// else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exit(code) => *code,
+            Error::ExitWith { code, .. } => *code,
+            _ => 1,
         }
     }
 

@@ -211,8 +211,13 @@ pub async fn run(argv: Vec<String>) -> i32 {
     match res {
         Ok(()) => 0,
         Err(e) => {
-            eprint_line(&e.to_string());
-            1
+            // An empty message (`kubectl diff` finding differences) prints
+            // nothing.
+            let msg = e.to_string();
+            if !msg.is_empty() {
+                eprint_line(&msg);
+            }
+            e.exit_code()
         }
     }
 }
@@ -232,6 +237,30 @@ async fn dispatch(ctx: &mut Ctx, cmd: Cmd) -> Result<(), Error> {
         Cmd::ApiVersions => cmd::info::api_versions(ctx).await,
         Cmd::ClusterInfo => cmd::info::cluster_info(ctx).await,
         Cmd::Config(a) => cmd::config::run(ctx, a.cmd),
+        Cmd::Describe(a) => cmd::describe::run(ctx, a).await,
+        Cmd::Logs(a) => cmd::logs::run(ctx, a).await,
+        Cmd::Exec(a) => cmd::exec::run(ctx, a).await,
+        Cmd::Attach(a) => cmd::attach::run(ctx, a).await,
+        Cmd::PortForward(a) => cmd::portforward::run(ctx, a).await,
+        Cmd::Cp(a) => cmd::cp::run(ctx, a).await,
+        Cmd::Run(a) => cmd::run::run(ctx, a).await,
+        Cmd::Expose(a) => cmd::expose::run(ctx, a).await,
+        Cmd::Set(a) => cmd::set::run(ctx, a).await,
+        Cmd::Rollout(a) => cmd::rollout::run(ctx, a).await,
+        Cmd::Autoscale(a) => cmd::autoscale::run(ctx, a).await,
+        Cmd::Wait(a) => cmd::wait::run(ctx, a).await,
+        Cmd::Edit(a) => cmd::edit::run(ctx, a).await,
+        Cmd::Replace(a) => cmd::replace::run(ctx, a).await,
+        Cmd::Diff(a) => cmd::diff::run(ctx, a).await,
+        Cmd::Cordon(a) => cmd::cordon::run(ctx, a).await,
+        Cmd::Uncordon(a) => cmd::uncordon::run(ctx, a).await,
+        Cmd::Drain(a) => cmd::drain::run(ctx, a).await,
+        Cmd::Taint(a) => cmd::taint::run(ctx, a).await,
+        Cmd::Auth(a) => cmd::auth::run(ctx, a).await,
+        Cmd::Certificate(a) => cmd::certificate::run(ctx, a).await,
+        Cmd::Completion(a) => cmd::completion::run(ctx, a).await,
+        Cmd::Explain(a) => cmd::explain::run(ctx, a).await,
+        Cmd::Top(a) => cmd::top::run(ctx, a).await,
     }
 }
 

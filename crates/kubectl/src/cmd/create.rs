@@ -16,6 +16,8 @@ use crate::manifest;
 use crate::output::{self, Format};
 use crate::{print, Ctx};
 
+mod generators;
+
 /// Runs `kubectl create`.
 pub async fn run(ctx: &mut Ctx, a: CreateArgs) -> Result<(), Error> {
     let format = a
@@ -27,16 +29,34 @@ pub async fn run(ctx: &mut Ctx, a: CreateArgs) -> Result<(), Error> {
     let Some(what) = a.what else {
         return from_files(ctx, &a.files, format, &dry_run).await;
     };
-    let (cmd, obj) = generate(what)?;
-    let failure = match (cmd, obj["spec"]["type"].as_str()) {
-        ("namespace", _) => None,
-        ("secret", _) => Some("failed to create secret ".to_string()),
-        ("service", Some(t)) => Some(format!("failed to create {t} service: ")),
-        (c, _) => Some(format!("failed to create {c}: ")),
+    if let CreateCmd::Rolebinding { user, .. } | CreateCmd::Clusterrolebinding { user, .. } = &what
+    {
+        // clap copies the binding's `--user` into the global flag of the
+        // same name; upstream's local flag shadows the global one.
+        if !user.is_empty() {
+            ctx.global.user = None;
+        }
+    }
+    let gen = match generators::generate(ctx, what).await? {
+        Ok(g) => g,
+        Err(what) => {
+            let (cmd, obj) = generate(what)?;
+            let failure = match (cmd, obj["spec"]["type"].as_str()) {
+                ("namespace", _) => None,
+                ("secret", _) => Some("failed to create secret ".to_string()),
+                ("service", Some(t)) => Some(format!("failed to create {t} service: ")),
+                (c, _) => Some(format!("failed to create {c}: ")),
+            };
+            generators::Generated {
+                resource: builtin_resource(cmd),
+                object: obj,
+                failure,
+            }
+        }
     };
+    let (failure, resource, obj) = (gen.failure, gen.resource, gen.object);
     // Generators make built-in kinds only: no discovery needed, and a
     // client-side dry run never talks to the server.
-    let resource = builtin_resource(cmd);
     let client = ctx.client().await?;
     let mut object = obj;
     if resource.namespaced && ctx.global.namespace.is_some() {
@@ -366,6 +386,11 @@ fn generate(what: CreateCmd) -> Result<(&'static str, Value), Error> {
                 "service",
                 json!({"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "creationTimestamp": null, "labels": {"app": name}}, "spec": spec, "status": {"loadBalancer": {}}}),
             )
+        }
+        other => {
+            return Err(Error::msg(format!(
+                "generator {other:?} is built by the generators module"
+            )))
         }
     })
 }

@@ -1,12 +1,37 @@
 //! One module per kubectl command.
 
 pub mod apply;
+pub mod attach;
+pub mod auth;
+pub mod autoscale;
+pub mod certificate;
+pub mod completion;
 pub mod config;
+pub mod cordon;
+pub mod cp;
 pub mod create;
 pub mod delete;
+pub mod describe;
+pub mod diff;
+pub mod drain;
+pub mod edit;
+pub mod exec;
+pub mod explain;
+pub mod expose;
 pub mod get;
 pub mod info;
+pub mod logs;
 pub mod meta;
 pub mod patch;
+pub mod portforward;
+pub mod replace;
+pub mod rollout;
+pub mod run;
 pub mod scale;
+pub mod set;
+pub mod stream;
+pub mod taint;
 pub mod target;
+pub mod top;
+pub mod uncordon;
+pub mod wait;
