@@ -668,3 +668,93 @@ async fn daemonset_runs_one_pod_per_eligible_node_and_rolls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cronjob_on_real_minute_ticks_creates_jobs_and_keeps_history_limit() {
+    // Real time: two schedule ticks take up to two minutes.
+    let env = TestEnv::start().await;
+    env.namespace("tick").await;
+    let _c = env.start_controllers(&["cronjob", "job", "garbage-collector-controller"]);
+    let _k = job_kubelet(&env, "tick", Arc::new(AtomicUsize::new(0)));
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), "tick");
+    // Every Job ever created (name → deleted yet).
+    let seen: Arc<std::sync::Mutex<BTreeMap<String, bool>>> = Arc::default();
+    let s = seen.clone();
+    let w = jobs.clone();
+    let watch_task = tokio::spawn(async move {
+        let mut w = Box::pin(watcher(w, watcher::Config::default()).default_backoff());
+        while let Some(Ok(ev)) = w.next().await {
+            let mut s = s.lock().unwrap();
+            match ev {
+                watcher::Event::Apply(j) | watcher::Event::InitApply(j) => {
+                    s.entry(j.name_any()).or_insert(false);
+                }
+                watcher::Event::Delete(j) => {
+                    s.insert(j.name_any(), true);
+                }
+                _ => {}
+            }
+        }
+    });
+    let api: Api<CronJob> = Api::namespaced(env.client.clone(), "tick");
+    let cj: CronJob = serde_json::from_value(json!({
+        "metadata": {"name": "hello"},
+        "spec": {"schedule": "*/1 * * * *", "successfulJobsHistoryLimit": 1,
+            "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}
+    }))
+    .unwrap();
+    let created_min = chrono::Utc::now().timestamp() / 60;
+    api.create(&PostParams::default(), &cj).await.unwrap();
+    // Two ticks: the second Job completes and the first is trimmed.
+    let (first, second) = eventually(200, "two jobs, the first trimmed", || {
+        let (seen, jobs) = (seen.clone(), jobs.clone());
+        async move {
+            let names: Vec<(String, bool)> = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(n, d)| (n.clone(), *d))
+                .collect();
+            if names.len() < 2 || !names[0].1 {
+                return None;
+            }
+            let j = jobs.get_opt(&names[1].0).await.unwrap()?;
+            has_condition(&j, "Complete").then(|| (names[0].0.clone(), j))
+        }
+    })
+    .await;
+    let minute = |n: &str| -> i64 { n.strip_prefix("hello-").unwrap().parse().unwrap() };
+    let (m1, m2) = (minute(&first), minute(&second.name_any()));
+    assert!(
+        m1 > created_min && m1 <= created_min + 2,
+        "{m1} vs {created_min}"
+    );
+    assert_eq!(m2, m1 + 1, "consecutive minutes");
+    // The history limit holds: only the latest successful Job is left.
+    let left: Vec<String> = jobs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|j| j.name_any())
+        .collect();
+    assert_eq!(left, [second.name_any()]);
+    let st = eventually(30, "cronjob status", || {
+        let api = api.clone();
+        async move {
+            let s = api.get("hello").await.unwrap().status?;
+            (s.active.is_none() && s.last_successful_time.is_some()).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(st.last_schedule_time.unwrap().0.as_second(), m2 * 60);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "one Job per tick: {:?}",
+        seen.lock().unwrap()
+    );
+    watch_task.abort();
+}

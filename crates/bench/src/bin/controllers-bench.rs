@@ -35,6 +35,10 @@ use bench::report::Machine;
 /// `BurstReplicas`, ours too).
 const BURST: usize = 500;
 
+/// The controller-manager client's most requests in flight
+/// (`controllers::DEFAULT_MAX_CLIENT_INFLIGHT`), for the report's text.
+const KCM_CLIENT_INFLIGHT: usize = 100;
+
 #[derive(Parser, Debug, Clone)]
 #[command(name = "controllers-bench")]
 struct Flags {
@@ -90,13 +94,26 @@ struct FanOut {
     pods_per_sec_after_first: f64,
     /// Pods seen per second, second by second.
     samples: Vec<u64>,
+    /// (pods, seconds since the Deployment create) at every tenth.
+    milestones: Vec<(u64, f64)>,
     usage: Usage,
     controller_manager_memory: Option<Memory>,
+    /// ReplicaSet controller syncs during the fan-out (its `/metrics`).
+    replicaset_syncs: u64,
+    /// Deployment controller syncs during the fan-out.
+    deployment_syncs: u64,
+    /// Requests the apiserver refused with 429 (its in-flight limits)
+    /// during the fan-out; each costs the client a `Retry-After` second.
+    throttled_429: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 struct ControllersReport {
     machine: Machine,
+    /// `/proc/loadavg` (1, 5, 15 min) when the run started and ended: the
+    /// machine is shared.
+    load_before: String,
+    load_after: String,
     baselines: Vec<Baseline>,
     deployment: FanOut,
 }
@@ -133,6 +150,13 @@ fn main() -> anyhow::Result<()> {
         flags.out_dir.display()
     );
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// The Deployment's pod template, also what the baseline creates.
@@ -262,6 +286,7 @@ async fn closed_loop(
 
 async fn run(flags: &Flags) -> anyhow::Result<ControllersReport> {
     let etcd_bin = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".into());
+    let load_before = loadavg();
     let machine = Machine::collect(&etcd_bin);
     let bin_dir = match &flags.bin_dir {
         Some(d) => d.clone(),
@@ -287,6 +312,8 @@ async fn run(flags: &Flags) -> anyhow::Result<ControllersReport> {
     let (baselines, deployment) = result?;
     Ok(ControllersReport {
         machine,
+        load_before,
+        load_after: loadavg(),
         baselines,
         deployment,
     })
@@ -367,6 +394,8 @@ async fn fan_out(
     .await?;
     let mut probe = cp.probe.clone();
     probe.add_process("kube-controller-manager", kcm.pid);
+    let syncs_before = sync_counts(&health).await?;
+    let throttled_before = throttled(cp).await?;
 
     let ns = "measured";
     cp.create_namespace(ns).await?;
@@ -375,7 +404,8 @@ async fn fan_out(
     let n = flags.replicas;
     let deadline = Instant::now() + Duration::from_secs_f64(flags.timeout_secs);
     let count = Arc::new(AtomicU64::new(0));
-    let times: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
+    // Every pod's ADDED time, in order.
+    let times: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let watcher = {
         let (client, count, times, path) = (
             cp.client.clone(),
@@ -389,9 +419,7 @@ async fn fan_out(
                     return false;
                 }
                 let seen = count.fetch_add(1, Ordering::Relaxed) + 1;
-                let mut t = times.lock().unwrap_or_else(|e| e.into_inner());
-                t.0.get_or_insert(at);
-                t.1 = Some(at);
+                times.lock().unwrap_or_else(|e| e.into_inner()).push(at);
                 seen >= n
             })
             .await
@@ -440,6 +468,15 @@ async fn fan_out(
         }
     }
     let after = probe.snapshot().await;
+    let syncs_after = sync_counts(&health).await?;
+    let throttled_429 = throttled(cp).await?.saturating_sub(throttled_before);
+    let syncs = |c: &str| {
+        syncs_after
+            .get(c)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(syncs_before.get(c).copied().unwrap_or(0))
+    };
     let created = count.load(Ordering::Relaxed);
     samples.push(created - last);
     if created < n {
@@ -448,9 +485,16 @@ async fn fan_out(
             flags.timeout_secs
         );
     }
-    let (first, last_at) = *times.lock().unwrap_or_else(|e| e.into_inner());
-    let secs = |t: Option<Instant>| t.map_or(0.0, |t| (t - start).as_secs_f64());
-    let (first_pod_secs, all_pods_secs) = (secs(first), secs(last_at));
+    let times = std::mem::take(&mut *times.lock().unwrap_or_else(|e| e.into_inner()));
+    let secs = |t: Option<&Instant>| t.map_or(0.0, |t| (*t - start).as_secs_f64());
+    let (first_pod_secs, all_pods_secs) = (secs(times.first()), secs(times.last()));
+    let step = (n / 10).max(1) as usize;
+    let milestones = (1..=10)
+        .filter_map(|i| {
+            let k = i * step;
+            times.get(k - 1).map(|t| (k as u64, secs(Some(t))))
+        })
+        .collect();
     let spread = all_pods_secs - first_pod_secs;
     Ok(FanOut {
         replicas: n,
@@ -464,9 +508,45 @@ async fn fan_out(
             0.0
         },
         samples,
+        milestones,
         usage: probe.usage(&before, &after, created),
         controller_manager_memory: cluster::memory(kcm.pid),
+        replicaset_syncs: syncs("replicaset"),
+        deployment_syncs: syncs("deployment"),
+        throttled_429,
     })
+}
+
+/// The apiserver's `apiserver_request_total` with code 429, all labels.
+async fn throttled(cp: &ControlPlane) -> anyhow::Result<u64> {
+    let (_, body) = cp.client.call(Method::GET, "/metrics", None).await?;
+    Ok(String::from_utf8_lossy(&body)
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{") && l.contains("code=\"429\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64)
+}
+
+/// `controller_sync_total` from kube-controller-manager's `/metrics`,
+/// summed over results, by controller.
+async fn sync_counts(addr: &str) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let text = cluster::http_get(addr, "/metrics").await?;
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("controller_sync_total{controller=\"") else {
+            continue;
+        };
+        let Some((name, tail)) = rest.split_once('"') else {
+            continue;
+        };
+        let n: u64 = tail
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        *out.entry(name.to_string()).or_insert(0) += n;
+    }
+    Ok(out)
 }
 
 fn markdown(r: &ControllersReport) -> String {
@@ -479,7 +559,8 @@ fn markdown(r: &ControllersReport) -> String {
         s,
         "Written by `make bench TARGET=controllers` ({}); raw numbers in `controllers.json`. \
          Machine: {} cores ({}), {} GiB, kernel {}, etcd {}, {}, commit {}. One run on a small \
-         shared machine: differences under ~15% are noise.\n",
+         shared machine (load average {} at the start, {} at the end): differences under \
+         ~15% are noise.\n",
         m.date,
         m.nproc,
         m.cpu_model,
@@ -487,7 +568,9 @@ fn markdown(r: &ControllersReport) -> String {
         m.kernel,
         m.etcd_version,
         m.rustc_version,
-        m.git_commit
+        m.git_commit,
+        r.load_before,
+        r.load_after
     );
     let best = r
         .baselines
@@ -517,6 +600,15 @@ fn markdown(r: &ControllersReport) -> String {
     );
     let _ = writeln!(
         s,
+        "| pods existing at (s after the Deployment create) | {} |",
+        d.milestones
+            .iter()
+            .map(|(k, t)| format!("{k}: {t:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
         "| CPU during the fan-out (cores) | {} |",
         cpu_text(&d.usage)
     );
@@ -528,6 +620,16 @@ fn markdown(r: &ControllersReport) -> String {
                 "{:.1} MiB (peak {:.1} MiB)",
                 m.rss_mib, m.hwm_mib
             ))
+    );
+    let _ = writeln!(
+        s,
+        "| ReplicaSet / Deployment controller syncs during the fan-out | {} / {} |",
+        d.replicaset_syncs, d.deployment_syncs
+    );
+    let _ = writeln!(
+        s,
+        "| creates refused with 429 by the apiserver's in-flight limit | {} |",
+        d.throttled_429
     );
     let _ = writeln!(
         s,
@@ -557,6 +659,7 @@ fn markdown(r: &ControllersReport) -> String {
             cpu_text(&b.usage)
         );
     }
+    bounds(&mut s, r);
     let _ = writeln!(s, "\n## How it was measured\n");
     let _ = writeln!(
         s,
@@ -582,9 +685,115 @@ fn markdown(r: &ControllersReport) -> String {
 }
 
 fn cpu_text(u: &Usage) -> String {
-    u.cpu
+    let mut parts: Vec<String> = u
+        .cpu
         .iter()
         .map(|c| format!("{} {:.2}", c.process, c.cores))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if let Some(o) = u.other_cores {
+        parts.push(format!("(others on the machine {o:.2})"));
+    }
+    parts.join(", ")
+}
+
+fn cores_of(u: &Usage, process: &str) -> f64 {
+    u.cpu
+        .iter()
+        .filter(|c| c.process == process)
+        .map(|c| c.cores)
+        .sum()
+}
+
+/// "What bounds it", from this run's numbers.
+fn bounds(s: &mut String, r: &ControllersReport) {
+    use std::fmt::Write as _;
+    let d = &r.deployment;
+    let Some(slow) = r.baselines.first() else {
+        return;
+    };
+    let n = d.replicas as usize;
+    let bursts = n.div_ceil(BURST);
+    let batches = |mut k: usize| {
+        let (mut b, mut count) = (1, 0);
+        while k > 0 {
+            let size = b.min(k);
+            k -= size;
+            b *= 2;
+            count += 1;
+        }
+        count
+    };
+    let per_burst: Vec<String> = (0..bursts)
+        .map(|i| batches(BURST.min(n - i * BURST)).to_string())
+        .collect();
+    let raw_secs = d.replicas as f64 / slow.pods_per_sec.max(1e-9);
+    let extra = d.all_pods_secs - raw_secs;
+    let _ = writeln!(s, "\n## What bounds it\n");
+    let _ = writeln!(
+        s,
+        "- **The controller's own create pattern.** {} replicas are {} burst(s) of at most {BURST} \
+         creates (upstream's `BurstReplicas`), sent in slow-start batches 1, 2, 4, … ({} \
+         round trips per burst); a burst is not started until the pod informer has observed \
+         every create of the previous one (creation expectations). The bench sending exactly \
+         these batches itself reaches {:.0} pods/s, i.e. {:.2} s for {} pods: that is the floor \
+         for this design on this apiserver.",
+        d.replicas,
+        bursts,
+        per_burst.join(" + "),
+        slow.pods_per_sec,
+        raw_secs,
+        d.replicas
+    );
+    let _ = writeln!(
+        s,
+        "- **The controller path on top:** {:.2} s in all ({:+.2} s against that floor), of \
+         which {:.3} s before the first pod (Deployment create → Deployment sync → ReplicaSet \
+         create → ReplicaSet informer → first pod create); the rest is informer delivery \
+         between bursts and status updates interleaved with creates (ReplicaSet / Deployment \
+         syncs finished in the window: {} / {}).",
+        d.all_pods_secs, extra, d.first_pod_secs, d.replicaset_syncs, d.deployment_syncs
+    );
+    let _ = writeln!(
+        s,
+        "- **The client's in-flight cap.** The controller-manager's client (kube-rs: HTTP/1.1, \
+         one TLS connection per request in flight) keeps at most {KCM_CLIENT_INFLIGHT} requests \
+         in flight (`controllers::Options::max_client_inflight`). The apiserver refuses \
+         mutating requests beyond `--max-mutating-requests-inflight` (200) with 429 and \
+         `Retry-After: 1`, and a burst's last slow-start batch is 245 creates: before the cap, \
+         some 40 creates of every 1000-pod fan-out bounced and the last pods came a full second late \
+         (in the runs that found it: 1.6 s in all, against 0.55 s with the cap). Requests refused with 429 in this run: {}. \
+         Upstream's client-go paces with `--kube-api-qps`/`--kube-api-burst` (20/30) instead, \
+         which would make this fan-out take about 50 s.",
+        d.throttled_429
+    );
+    if let Some(best) = r
+        .baselines
+        .iter()
+        .skip(1)
+        .max_by(|a, b| a.pods_per_sec.total_cmp(&b.pods_per_sec))
+    {
+        let _ = writeln!(
+            s,
+            "- **Slow start against full concurrency:** {} reaches {:.0} pods/s; the gap to \
+             the slow-start pattern ({:.0} pods/s) is the cost of upstream's batching, which \
+             keeps a failing create (quota, admission) from being retried hundreds of times; \
+             it is by design and kept.",
+            best.pattern, best.pods_per_sec, slow.pods_per_sec
+        );
+    }
+    let api = cores_of(&d.usage, "kube-apiserver");
+    let etcd = cores_of(&d.usage, "etcd");
+    let kcm = cores_of(&d.usage, "kube-controller-manager");
+    let _ = writeln!(
+        s,
+        "- **CPU:** during the fan-out kube-apiserver {api:.2}, etcd {etcd:.2}, \
+         kube-controller-manager {kcm:.2} cores of the machine's {}; the controller-manager \
+         spends {:.0} µs of CPU per pod.",
+        r.machine.nproc,
+        d.usage
+            .cpu
+            .iter()
+            .find(|c| c.process == "kube-controller-manager")
+            .map_or(0.0, |c| c.us_per_op)
+    );
 }
