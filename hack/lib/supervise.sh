@@ -10,7 +10,8 @@ while :; do
   "$@" &
   child=$!
   wait "$child"
-  echo ">>> supervise: $(basename "$1") exited with status $?; restarting in 1s"
+  rc=$?
+  echo ">>> supervise: ${1##*/} exited with status $rc; restarting in 1s"
   sleep 1 &
   wait $!
 done
