@@ -70,7 +70,7 @@ equals() {
 teardown() {
   local rc=$?
   trap - EXIT INT TERM
-  for ns in e2e-pods e2e-deploy e2e-dev e2e-decl e2e-canary e2e-state e2e-work e2e-sched e2e-node; do
+  for ns in e2e-pods e2e-deploy e2e-dev e2e-decl e2e-canary e2e-state e2e-work e2e-roll e2e-sched e2e-node; do
     k delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1
   done
   if $STARTED_CLUSTER; then
