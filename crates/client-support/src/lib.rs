@@ -8,8 +8,10 @@
 //! controller rate limiter). [`Informer`] keeps a kube-rs reflector store and
 //! calls a handler with the previous version of each changed object.
 //! [`LeaderElector`] holds a `coordination.k8s.io/v1` Lease the way
-//! client-go's `leaderelection` package does.
+//! client-go's `leaderelection` package does. [`client::build`] makes the
+//! components' kube-rs client.
 
+pub mod client;
 pub mod informer;
 pub mod leader_election;
 pub mod selectors;

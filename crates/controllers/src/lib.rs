@@ -249,7 +249,7 @@ impl Default for Options {
 
 /// Default [`Options::max_client_inflight`]: half the apiserver's default
 /// mutating budget, leaving the rest to kubelets, the scheduler and users.
-pub const DEFAULT_MAX_CLIENT_INFLIGHT: usize = 100;
+pub const DEFAULT_MAX_CLIENT_INFLIGHT: usize = client_support::client::DEFAULT_MAX_INFLIGHT;
 
 /// The controllers this crate has: upstream name and its short alias.
 pub const CONTROLLERS: &[(&str, &str)] = &[
@@ -313,37 +313,12 @@ pub fn controller_enabled(flags: &[String], name: &str) -> bool {
 
 /// Builds the client from `--kubeconfig` (or the default configuration).
 pub async fn client_from(opts: &Options) -> Result<Client, Error> {
-    let config = match &opts.kubeconfig {
-        Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| Error::Kubeconfig {
-                path: p.display().to_string(),
-                source: Box::new(e),
-            })?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Kubeconfig {
-                    path: p.display().to_string(),
-                    source: Box::new(e),
-                })?
-        }
-        None => kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
-            path: "default".into(),
-            source: Box::new(e),
-        })?,
-    };
-    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| Error::Kubeconfig {
-        path: opts
-            .kubeconfig
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "default".into()),
-        source: Box::new(e),
-    })?;
-    Ok(builder
-        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(
-            opts.max_client_inflight.max(1),
-        ))
-        .build())
+    client_support::client::build(opts.kubeconfig.as_deref(), opts.max_client_inflight)
+        .await
+        .map_err(|e| Error::Kubeconfig {
+            path: e.context,
+            source: e.source,
+        })
 }
 
 /// Runs kube-controller-manager until `shutdown` resolves: health and

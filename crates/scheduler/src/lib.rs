@@ -106,29 +106,16 @@ async fn client(opts: &Options) -> Result<kube::Client, Error> {
         .kubeconfig
         .clone()
         .or_else(|| opts.config.kubeconfig.clone().map(PathBuf::from));
-    let cfg = match &path {
-        Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| Error::Client {
-                context: p.display().to_string(),
-                source: Box::new(e),
-            })?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Client {
-                    context: p.display().to_string(),
-                    source: Box::new(e),
-                })?
-        }
-        None => kube::Config::infer().await.map_err(|e| Error::Client {
-            context: "the environment (KUBECONFIG or in-cluster)".into(),
-            source: Box::new(e),
-        })?,
-    };
-    kube::Client::try_from(cfg).map_err(|e| Error::Client {
-        context: path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "the environment".into()),
-        source: Box::new(e),
+    // Bindings after a backlog would otherwise exceed the apiserver's
+    // in-flight budget and come back as 429s (kube-rs does not retry them).
+    client_support::client::build(
+        path.as_deref(),
+        client_support::client::DEFAULT_MAX_INFLIGHT,
+    )
+    .await
+    .map_err(|e| Error::Client {
+        context: e.context,
+        source: e.source,
     })
 }
 
