@@ -168,6 +168,13 @@ pub async fn serve(
         "portforward" => {
             let node = node_name(&pod, name)?;
             let mut path = format!("/portForward/{}/{}", enc(ns), enc(name));
+            // kubectl's first try: SPDY inside a WebSocket.
+            let spdy = tunneling_protocols(&parts.headers);
+            if !spdy.is_empty() {
+                let (host, port) = kubelet_address(state, &node).await?;
+                debug!(pod = %format!("{ns}/{name}"), ?spdy, "tunneling port-forward SPDY through a WebSocket");
+                return tunnel(&host, port, &path, &parts.headers, &spdy, upgrade).await;
+            }
             let ports: Vec<(&str, &str)> = raw
                 .iter()
                 .filter(|(k, _)| k == "ports")
@@ -594,6 +601,238 @@ async fn forward(
     out.body(full(Bytes::new())).map_err(StatusError::internal)
 }
 
+/// The WebSocket subprotocol prefix of a SPDY tunnel
+/// (`SPDY/3.1+portforward.k8s.io`).
+const SPDY_TUNNEL_PREFIX: &str = "SPDY/3.1+";
+
+/// The SPDY protocols a WebSocket upgrade asks to tunnel, as upstream's
+/// `spdyProtocolsFromWebsocketProtocols`: the `SPDY/3.1+`-prefixed
+/// Kubernetes subprotocols, without the prefix. Empty when the request is
+/// not such a WebSocket upgrade (then it is proxied as it is).
+fn tunneling_protocols(headers: &HeaderMap) -> Vec<String> {
+    let websocket = headers
+        .get_all(http::header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    if !websocket || !is_upgrade(headers) {
+        return Vec::new();
+    }
+    headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter_map(|p| p.strip_prefix(SPDY_TUNNEL_PREFIX))
+        .filter(|p| p.ends_with(".k8s.io"))
+        .map(String::from)
+        .collect()
+}
+
+/// Request headers of the WebSocket handshake, replaced by the SPDY
+/// upgrade's on the way to the kubelet.
+const WEBSOCKET_HEADERS: &[&str] = &[
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "x-stream-protocol-version",
+];
+
+/// The kubelet's half of a tunnel: the client's request turned into a
+/// SPDY/3.1 upgrade offering the tunneled `protocols`.
+fn spdy_request(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &HeaderMap,
+    protocols: &[String],
+) -> Result<Request<Full<Bytes>>, StatusError> {
+    let mut req = Request::builder().method(Method::POST).uri(path);
+    for (k, v) in headers {
+        if !DROPPED.contains(&k.as_str()) && !WEBSOCKET_HEADERS.contains(&k.as_str()) {
+            req = req.header(k, v);
+        }
+    }
+    req = req
+        .header(http::header::HOST, format!("{host}:{port}"))
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "SPDY/3.1");
+    for p in protocols {
+        req = req.header("X-Stream-Protocol-Version", p.as_str());
+    }
+    req.body(Full::new(Bytes::new()))
+        .map_err(StatusError::internal)
+}
+
+/// Upstream's `TunnelingHandler`: the kubelet gets a SPDY/3.1 upgrade; on
+/// its `101` the client's WebSocket handshake is accepted with the chosen
+/// protocol (`SPDY/3.1+<kubelet's choice>`) and the SPDY bytes travel as
+/// binary WebSocket messages, so the SPDY session runs between kubectl and
+/// the kubelet unchanged. Any other answer of the kubelet is passed back
+/// as it is (kubectl then falls back to plain SPDY).
+async fn tunnel(
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &HeaderMap,
+    protocols: &[String],
+    client: Option<OnUpgrade>,
+) -> Result<Response<Body>, StatusError> {
+    let Some(client) = client else {
+        return Err(StatusError::bad_request("Upgrade request required"));
+    };
+    let key = headers
+        .get(http::header::SEC_WEBSOCKET_KEY)
+        .ok_or_else(|| StatusError::bad_request("websocket: not a websocket handshake: 'Sec-WebSocket-Key' header is missing or blank"))?;
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let url = format!("https://{host}:{port}{path}");
+    let mut sender = dial(host, port, &url).await?;
+    let req = spdy_request(host, port, path, headers, protocols)?;
+    let mut resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| StatusError::internal(format!("POST \"{url}\": {e}")))?;
+    let status = resp.status();
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        debug!(%status, "the kubelet refused the SPDY upgrade");
+        let mut out = Response::builder().status(status);
+        for (k, v) in resp.headers() {
+            if !DROPPED.contains(&k.as_str()) {
+                out = out.header(k, v);
+            }
+        }
+        return out
+            .body(text_response(StatusCode::OK, resp.into_body()).into_body())
+            .map_err(StatusError::internal);
+    }
+    let spdy = resp
+        .headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("spdy/3.1"));
+    if !spdy || !is_upgrade(resp.headers()) {
+        return Err(StatusError::internal(
+            "unable to upgrade: missing upgrade headers in response",
+        ));
+    }
+    let chosen = resp
+        .headers()
+        .get("X-Stream-Protocol-Version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{SPDY_TUNNEL_PREFIX}{p}"));
+    let mut out = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(http::header::UPGRADE, "websocket")
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(p) = chosen {
+        out = out.header(http::header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    let backend = hyper::upgrade::on(&mut resp);
+    tokio::spawn(async move {
+        match tokio::join!(client, backend) {
+            (Ok(a), Ok(b)) => splice_tunnel(TokioIo::new(a), TokioIo::new(b)).await,
+            (a, b) => {
+                debug!(client = ?a.err(), kubelet = ?b.err(), "tunnel upgrade did not complete")
+            }
+        }
+    });
+    out.body(full(Bytes::new())).map_err(StatusError::internal)
+}
+
+/// How long a tunnel waits for the client's close after the kubelet's.
+const TUNNEL_CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Copies the payloads of the client's binary WebSocket messages to the
+/// kubelet's connection, and the kubelet's bytes back as binary messages,
+/// until both directions end (a close either way is passed on).
+async fn splice_tunnel<C, K>(client: C, kubelet: K)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    K: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(client, Role::Server, None).await;
+    let (mut ws_tx, mut ws_rx) = ws.split();
+    let (mut k_rd, mut k_wr) = tokio::io::split(kubelet);
+    // Once the kubelet has hung up, the client gets a while to answer
+    // the close; a client that never does is not waited for.
+    let (kubelet_done, mut kubelet_gone) = tokio::sync::oneshot::channel::<()>();
+    let up = async {
+        let mut sent = 0usize;
+        let linger = async {
+            let _ = (&mut kubelet_gone).await;
+            tokio::time::sleep(TUNNEL_CLOSE_WAIT).await;
+        };
+        tokio::pin!(linger);
+        loop {
+            let msg = tokio::select! {
+                m = ws_rx.next() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                () = &mut linger => break,
+            };
+            match msg {
+                Ok(Message::Binary(b)) => {
+                    if let Err(e) = k_wr.write_all(&b).await {
+                        debug!(error = %e, "tunnel: writing to the kubelet");
+                        break;
+                    }
+                    sent += b.len();
+                }
+                Ok(Message::Close(_)) => break,
+                // Pings are answered by the WebSocket layer.
+                Ok(_) => {}
+                Err(e) => {
+                    debug!(error = %e, "tunnel: reading the client");
+                    break;
+                }
+            }
+        }
+        let _ = k_wr.shutdown().await;
+        sent
+    };
+    let down = async {
+        let mut received = 0usize;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match k_rd.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    if let Err(e) = ws_tx
+                        .send(Message::Binary(Bytes::copy_from_slice(&buf[..n])))
+                        .await
+                    {
+                        debug!(error = %e, "tunnel: writing to the client");
+                        break;
+                    }
+                    received += n;
+                }
+                Err(e) => {
+                    debug!(error = %e, "tunnel: reading the kubelet");
+                    break;
+                }
+            }
+        }
+        let _ = ws_tx.close().await;
+        let _ = kubelet_done.send(());
+        received
+    };
+    let (up, down) = tokio::join!(up, down);
+    debug!(up, down, "port-forward tunnel closed");
+}
+
 /// TLS to kubelets without verifying their (self-signed) certificates.
 fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONNECTOR: OnceLock<tokio_rustls::TlsConnector> = OnceLock::new();
@@ -729,6 +968,131 @@ mod tests {
         );
         p["status"]["containerStatuses"][0]["state"] = json!({"running": {}});
         assert!(waiting_error(&p, "c", "p", false).is_none());
+    }
+
+    #[test]
+    fn tunneling_protocols_of_a_websocket_upgrade() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("Upgrade"),
+        );
+        h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(tunneling_protocols(&h).is_empty());
+        h.insert(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(
+                "SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io, SPDY/3.1+other",
+            ),
+        );
+        assert_eq!(tunneling_protocols(&h), vec!["portforward.k8s.io"]);
+        // A SPDY upgrade is proxied as it is.
+        h.insert(http::header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        assert!(tunneling_protocols(&h).is_empty());
+    }
+
+    #[test]
+    fn the_kubelet_gets_a_spdy_upgrade() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("Upgrade"),
+        );
+        h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("SPDY/3.1+portforward.k8s.io"),
+        );
+        h.insert(
+            http::header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        h.insert(
+            http::header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        h.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
+        h.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static("kubectl"),
+        );
+        let protocols = vec!["portforward.k8s.io".to_string()];
+        let req = spdy_request("10.0.0.1", 10250, "/portForward/ns/p", &h, &protocols).unwrap();
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.uri(), "/portForward/ns/p");
+        let hv = |k: &str| {
+            req.headers()
+                .get_all(k)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hv("upgrade"), vec!["SPDY/3.1"]);
+        assert_eq!(hv("connection"), vec!["Upgrade"]);
+        assert_eq!(hv("x-stream-protocol-version"), vec!["portforward.k8s.io"]);
+        assert_eq!(hv("host"), vec!["10.0.0.1:10250"]);
+        assert_eq!(hv("user-agent"), vec!["kubectl"]);
+        for gone in [
+            "authorization",
+            "sec-websocket-key",
+            "sec-websocket-protocol",
+            "sec-websocket-version",
+        ] {
+            assert!(hv(gone).is_empty(), "{gone} was passed on");
+        }
+    }
+
+    #[tokio::test]
+    async fn tunnel_carries_bytes_both_ways_and_closes() {
+        use futures::{SinkExt, StreamExt};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        use tokio_tungstenite::tungstenite::Message;
+
+        let (client_side, server_side) = tokio::io::duplex(1 << 16);
+        let (mut kubelet, kubelet_side) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(splice_tunnel(server_side, kubelet_side));
+        let mut ws =
+            tokio_tungstenite::WebSocketStream::from_raw_socket(client_side, Role::Client, None)
+                .await;
+        // Client to kubelet: two messages arrive as one byte stream.
+        ws.send(Message::Binary(Bytes::from_static(b"spdy-")))
+            .await
+            .unwrap();
+        ws.send(Message::Binary(Bytes::from_static(b"frames")))
+            .await
+            .unwrap();
+        let mut got = [0u8; 11];
+        kubelet.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"spdy-frames");
+        // Kubelet to client: bytes arrive as binary messages.
+        kubelet.write_all(b"reply").await.unwrap();
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], b"reply"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // The kubelet hangs up: the client sees a close; reading on sends
+        // the client's answer, which ends the kubelet's side.
+        kubelet.shutdown().await.unwrap();
+        let mut closed = false;
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(_)) => closed = true,
+                Ok(m) => panic!("unexpected {m:?}"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(closed, "no close frame");
+        let mut rest = Vec::new();
+        kubelet.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the tunnel ends")
+            .unwrap();
     }
 
     #[test]

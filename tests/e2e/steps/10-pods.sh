@@ -11,7 +11,7 @@ check "curl the pod IP returns nginx's welcome page" \
 check "logs show the request" eventually 10 contains "GET / HTTP/1.1" k "${P[@]}" logs mynginx
 logs_follow() {
   local out="$E2E/logs-f.txt"
-  k "${P[@]}" logs -f mynginx > "$out" 2>&1 &
+  "$KUBECTL" "${P[@]}" logs -f mynginx > "$out" 2>&1 &
   local pid=$!
   sleep 1
   curl -sS --max-time 5 "http://$ip/followed" >/dev/null

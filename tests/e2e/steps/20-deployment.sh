@@ -2,7 +2,7 @@
 # rollout history and undo.
 k create namespace e2e-deploy >/dev/null
 D=(-n e2e-deploy)
-k "${D[@]}" get replicaset --watch > "$E2E/rs-watch.txt" 2>&1 &
+"$KUBECTL" "${D[@]}" get replicaset --watch > "$E2E/rs-watch.txt" 2>&1 &
 watch_pid=$!
 check "create deployment --replicas=3" k "${D[@]}" create deployment nginx-deploy --image=nginx:1.22 --replicas=3
 check "rollout status reaches 3 ready" k "${D[@]}" rollout status deployment/nginx-deploy --timeout=180s
