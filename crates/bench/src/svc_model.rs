@@ -109,12 +109,11 @@ mod tests {
         replace_endpoint(&mut m, 7, 500);
         let new = proxy::build(&m, &cfg);
         let tx = proxy::nft::incremental(&old, &new).expect("incremental");
+        // Endpoints are map data: a swapped endpoint touches no chain (no
+        // verdicts for the kernel to re-validate), only a few elements.
         let chains = tx.touched_chains();
-        assert!(!chains.is_empty());
-        // Only service 7's chains are touched.
-        for c in &chains {
-            assert!(c.contains("bench/svc-7/"), "{c} touched");
-        }
+        assert!(chains.is_empty(), "chains touched: {chains:?}");
+        assert!(!tx.commands.is_empty());
         assert!(tx.commands.len() < 20, "{} commands", tx.commands.len());
     }
 }
