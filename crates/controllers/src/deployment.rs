@@ -235,7 +235,22 @@ pub fn new_rs_new_replicas(d: &Deployment, all: &[ReplicaSet], new_rs: &ReplicaS
     if !is_rolling(d) {
         return replicas(d);
     }
-    let current = spec_sum(all);
+    // An old ReplicaSet's pods count until its controller has removed them
+    // (status.replicas above spec.replicas while it scales down), so the
+    // surge bound holds for pods that exist, not only for replica counts:
+    // upstream counts spec alone and can briefly run maxSurge + 1 pods.
+    let new_name = new_rs.metadata.name.as_deref();
+    let current: i32 = all
+        .iter()
+        .map(|rs| {
+            let spec = rs_replicas(rs);
+            if rs.metadata.name.as_deref() == new_name {
+                spec
+            } else {
+                spec.max(rs.status.as_ref().map_or(0, |s| s.replicas))
+            }
+        })
+        .sum();
     let max_total = replicas(d) + max_surge(d);
     if current >= max_total {
         return rs_replicas(new_rs);
@@ -1594,7 +1609,17 @@ mod tests {
         let new = rs("new", 2);
         assert_eq!(new_rs_new_replicas(&d, &[old, new.clone()], &new), 2);
         let old = rs("old", 8);
-        assert_eq!(new_rs_new_replicas(&d, &[old, new.clone()], &new), 4);
+        assert_eq!(
+            new_rs_new_replicas(&d, &[old.clone(), new.clone()], &new),
+            4
+        );
+        // Scaled down to 8 but still 10 pods: no room yet.
+        let mut removing = old;
+        removing.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus {
+            replicas: 10,
+            ..Default::default()
+        });
+        assert_eq!(new_rs_new_replicas(&d, &[removing, new.clone()], &new), 2);
     }
 
     #[test]

@@ -145,16 +145,29 @@ async fn deployment_rolls_within_max_surge_and_keeps_history() {
     let m = max_seen.clone();
     let watch_task = tokio::spawn(async move {
         let mut live = BTreeSet::new();
+        // A relist (after a dropped watch) replaces the set at its end, so
+        // pods deleted in the gap are not counted forever.
+        let mut relisted: Option<BTreeSet<String>> = None;
         let mut s = Box::pin(watcher(pod_api, watcher::Config::default()).default_backoff());
         while let Some(Ok(ev)) = s.next().await {
             match ev {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                watcher::Event::Init => relisted = Some(BTreeSet::new()),
+                watcher::Event::InitApply(p) => {
+                    relisted
+                        .get_or_insert_with(BTreeSet::new)
+                        .insert(p.name_any());
+                }
+                watcher::Event::InitDone => {
+                    if let Some(r) = relisted.take() {
+                        live = r;
+                    }
+                }
+                watcher::Event::Apply(p) => {
                     live.insert(p.name_any());
                 }
                 watcher::Event::Delete(p) => {
                     live.remove(&p.name_any());
                 }
-                _ => {}
             }
             m.fetch_max(live.len(), Ordering::SeqCst);
         }
