@@ -1,6 +1,7 @@
 //! Printers: YAML, JSON, names, JSONPath, custom columns and server-side
 //! Tables, each producing exactly what upstream kubectl prints.
 
+pub mod gotemplate;
 pub mod json;
 pub mod jsonpath;
 pub mod table;
@@ -22,6 +23,8 @@ pub enum Format {
     Name,
     /// A JSONPath template.
     JsonPath(String),
+    /// A Go template (`go-template=`, `template=`).
+    GoTemplate(String),
     /// `NAME:.path,...` columns.
     CustomColumns(Vec<(String, String)>),
 }
@@ -41,6 +44,10 @@ impl Format {
             ("json", None) => Format::Json,
             ("name", None) => Format::Name,
             ("jsonpath" | "jsonpath-as-json", Some(t)) => Format::JsonPath(t.to_string()),
+            ("go-template" | "template", Some(t)) => Format::GoTemplate(t.to_string()),
+            ("go-template" | "template", None) => {
+                return Err(Error::msg("template format specified but no template given"))
+            }
             ("jsonpath" | "jsonpath-as-json", None) => {
                 return Err(Error::msg("template format specified but no template given"))
             }
@@ -144,6 +151,10 @@ pub fn print_object(format: &Format, obj: &Value, out: &mut String) -> Result<()
         }
         Format::JsonPath(t) => {
             let tpl = jsonpath::Template::parse(t)?;
+            out.push_str(&tpl.execute(obj)?);
+        }
+        Format::GoTemplate(t) => {
+            let tpl = gotemplate::Template::parse(t)?;
             out.push_str(&tpl.execute(obj)?);
         }
         Format::CustomColumns(cols) => {
