@@ -107,26 +107,7 @@ pub async fn run(ctx: &mut Ctx, a: AttachArgs) -> Result<(), Error> {
         q(pod_name),
         stream::stream_query(&[], &name, a.stdin, true, !raw, raw)
     );
-    {
-        let _terminal = if raw {
-            stream::RawTerminal::enter()
-        } else {
-            None
-        };
-        let channels = stream::Channels {
-            stdin: a.stdin,
-            stdout: true,
-            stderr: !raw,
-            tty: raw,
-        };
-        stream::exec_session(
-            &client,
-            &path,
-            stream::local_streams(a.stdin, raw, first),
-            channels,
-        )
-        .await?;
-    }
+    stream::stdio_session(&client, &path, a.stdin, raw, first).await?;
     if !a.quiet && a.stdin && raw {
         print(&format!(
             "Session ended, resume using 'kubectl attach {pod_name} -c {name} -n {pod_ns} -i -t' command\n"

@@ -134,24 +134,7 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<(), Error> {
         q(pod["metadata"]["name"].as_str().unwrap_or_default()),
         stream::stream_query(&command, &container, a.stdin, true, !raw, raw)
     );
-    let _terminal = if raw {
-        stream::RawTerminal::enter()
-    } else {
-        None
-    };
-    let channels = stream::Channels {
-        stdin: a.stdin,
-        stdout: true,
-        stderr: !raw,
-        tty: raw,
-    };
-    stream::exec_session(
-        &client,
-        &path,
-        stream::local_streams(a.stdin, raw, None),
-        channels,
-    )
-    .await
+    stream::stdio_session(&client, &path, a.stdin, raw, None).await
 }
 
 #[cfg(test)]

@@ -688,6 +688,32 @@ pub fn setup_tty(stdin: bool, tty: bool, quiet: bool) -> bool {
     true
 }
 
+/// An exec or attach session on this process's own stdio: stdout always,
+/// stdin when asked, stderr unless the terminal is raw (a tty merges it),
+/// with the local terminal in raw mode for the session's length.
+pub async fn stdio_session(
+    client: &Client,
+    path: &str,
+    stdin: bool,
+    raw: bool,
+    first_size: Option<(u16, u16)>,
+) -> Result<(), Error> {
+    let _terminal = if raw { RawTerminal::enter() } else { None };
+    let channels = Channels {
+        stdin,
+        stdout: true,
+        stderr: !raw,
+        tty: raw,
+    };
+    exec_session(
+        client,
+        path,
+        local_streams(stdin, raw, first_size),
+        channels,
+    )
+    .await
+}
+
 /// The process's own streams for a session: stdin if asked for, stderr
 /// unless the session is raw (a TTY merges it into stdout).
 pub fn local_streams(stdin: bool, raw: bool, first_size: Option<(u16, u16)>) -> Streams {
